@@ -1,0 +1,454 @@
+//! Command line: the binary's edge, where typed errors become codes and exit statuses.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use recovery_updater::device::{Device, ProfileDevice};
+use recovery_updater::error::{self, Code, HasCode};
+use recovery_updater::install::{self, events::Sink, Options};
+use recovery_updater::package::keys::{write_keypair, Algorithm, PrivateKey, PublicKey};
+use recovery_updater::package::{self, pack};
+use recovery_updater::state::InstallRecord;
+use recovery_updater::ui::{json::JsonReporter, plain::PlainReporter};
+use recovery_updater::{demo, util, Error};
+
+#[derive(Parser)]
+#[command(
+    name = "recovery-updater",
+    version,
+    about = "Verified firmware updates from a recovery environment",
+    long_about = "Finds update.zip, proves it is genuine and meant for this device, and writes it \
+                  to flash: every chunk is verified before it is written. Every failure has a \
+                  code (see `recovery-updater codes`); the exit status is code - 9000."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a signing key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (SPKI PEM).
+    Keygen {
+        #[arg(long, default_value = "ecdsa-p256", value_parser = ["ecdsa-p256", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096"])]
+        algorithm: String,
+        #[arg(long, value_name = "NAME")]
+        out: PathBuf,
+    },
+    /// Build (and sign) update.zip from a package spec.
+    Pack {
+        #[arg(long)]
+        spec: PathBuf,
+        /// Private key to sign with (PKCS#8 PEM).
+        #[arg(long, required_unless_present = "unsigned")]
+        key: Option<PathBuf>,
+        /// Leave the package unsigned, for an external signer (then `sign`).
+        #[arg(long, conflicts_with = "key")]
+        unsigned: bool,
+        /// With --unsigned: the public key the external signer will use (recorded as a hint).
+        #[arg(long, requires = "unsigned")]
+        signer: Option<PathBuf>,
+        /// Also write the exact manifest bytes to sign here.
+        #[arg(long)]
+        manifest_out: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add a signature to an unsigned package: made elsewhere (--signature) or here (--key).
+    Sign {
+        package: PathBuf,
+        /// Signature bytes as `openssl dgst -sha256 -sign` (or `pkeyutl -rawin`) wrote them.
+        #[arg(long, required_unless_present = "key", conflicts_with = "key")]
+        signature: Option<PathBuf>,
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Check the signature against this public key before adding it.
+        #[arg(long = "pub")]
+        public: Option<PathBuf>,
+    },
+    /// Show what is inside a package and whether its signature verifies.
+    Inspect {
+        package: PathBuf,
+        /// Public key(s) to verify with.
+        #[arg(long)]
+        key: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every check (signature, device policy, every image hash); write nothing.
+    Verify {
+        package: PathBuf,
+        #[arg(long)]
+        device: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a package headless.
+    Apply {
+        package: PathBuf,
+        #[arg(long)]
+        device: PathBuf,
+        /// Required: confirms writing to the device.
+        #[arg(long)]
+        yes: bool,
+        /// One JSON object per line on stdout (progress and the final result).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a simulated A/B device and a signed sample package, then apply it.
+    Demo {
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+        /// Only make the device and package; print the commands to run.
+        #[arg(long)]
+        prepare_only: bool,
+    },
+    /// Print the table of error codes.
+    Codes {
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(Code::UsageError.exit_status()),
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<Error>().map(HasCode::code))
+                .unwrap_or(Code::Internal);
+            print_failure(code, &format!("{e:#}"));
+            ExitCode::from(code.exit_status())
+        }
+    }
+}
+
+fn print_failure(code: Code, detail: &str) {
+    eprintln!("error {}: {}", code.number(), code.name());
+    eprintln!("  what happened: {}", code.meaning());
+    eprintln!("  detail: {detail}");
+    eprintln!("  what to do: {}", code.fix());
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Keygen { algorithm, out } => {
+            let alg: Algorithm = algorithm.parse().map_err(|_| Error::PackSpec {
+                reason: format!("unknown algorithm {algorithm}"),
+            })?;
+            let key = PrivateKey::generate(alg).map_err(Error::from)?;
+            let (k, p) = write_keypair(&key, &out).map_err(Error::from)?;
+            println!("private key: {} (keep it secret)", k.display());
+            println!(
+                "public key:  {} (list it in the device profile's keys)",
+                p.display()
+            );
+            println!("fingerprint: {}", key.public_key().fingerprint());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pack {
+            spec,
+            key,
+            unsigned,
+            signer,
+            manifest_out,
+            out,
+        } => {
+            let key = key
+                .map(|k| PrivateKey::load(&k).map_err(Error::from))
+                .transpose()?;
+            let signer = signer
+                .map(|k| PublicKey::load(&k).map_err(Error::from))
+                .transpose()?;
+            let made = pack::pack(&spec, key.as_ref(), signer.as_ref(), &out)?;
+            if let Some(m) = manifest_out {
+                std::fs::write(&m, &made.manifest_bytes)
+                    .with_context(|| format!("writing {}", m.display()))?;
+            }
+            let total: u64 = made.manifest.images.iter().map(|i| i.size).sum();
+            println!(
+                "{}: version {}, {} image(s), {}, {}",
+                out.display(),
+                made.manifest.version,
+                made.manifest.images.len(),
+                util::human_bytes(total),
+                if made.signed || !unsigned {
+                    "signed"
+                } else {
+                    "UNSIGNED (add a signature with `recovery-updater sign`)"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sign {
+            package,
+            signature,
+            key,
+            public,
+        } => {
+            let public = public
+                .map(|p| PublicKey::load(&p).map_err(Error::from))
+                .transpose()?;
+            let sig = match (signature, key) {
+                (Some(s), _) => util::read_bounded(&s, package::keys::MAX_SIGNATURE_LEN as u64)
+                    .map_err(|e| Error::SignatureMissing {
+                        reason: format!("{}: {e}", s.display()),
+                    })?,
+                (None, Some(k)) => {
+                    let key = PrivateKey::load(&k).map_err(Error::from)?;
+                    let opened = package::open_unsigned(&package)?;
+                    key.sign(opened.manifest_bytes()).map_err(Error::from)?
+                }
+                (None, None) => anyhow::bail!("give --signature or --key"),
+            };
+            pack::add_signature(&package, &sig, public.as_ref())?;
+            println!("{}: signed", package.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect { package, key, json } => inspect(&package, &key, json),
+        Command::Verify {
+            package,
+            device,
+            json,
+        } => {
+            let device = ProfileDevice::load(&device)?;
+            let mut sink = reporter(json);
+            let result = install::check(&package, &device, sink.as_mut())
+                .and_then(|c| install::verify_data(&c, sink.as_mut()).map(|_| c));
+            match result {
+                Ok(c) => {
+                    finish_line(
+                        sink.as_mut(),
+                        json,
+                        &serde_json::json!({"event": "result", "result": "success", "code": 0,
+                            "to_version": c.plan.to_version, "target_slot": c.plan.target_slot}),
+                    );
+                    if !json {
+                        eprintln!("verified: every check passed and every image hash matches; nothing was written");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(fail(sink.as_mut(), json, &e)),
+            }
+        }
+        Command::Apply {
+            package,
+            device,
+            yes,
+            json,
+        } => {
+            if !yes {
+                print_failure(
+                    Code::UsageError,
+                    "apply writes to the device: pass --yes to confirm",
+                );
+                return Ok(ExitCode::from(Code::UsageError.exit_status()));
+            }
+            let device = ProfileDevice::load(&device)?;
+            let mut sink = reporter(json);
+            let record = install::apply(&package, &device, sink.as_mut(), &Options::default());
+            Ok(report_record(sink.as_mut(), json, &record, &device))
+        }
+        Command::Demo { dir, prepare_only } => {
+            let d = demo::prepare(&dir)?;
+            let dev = d.device.display();
+            let pkg = d.package.display();
+            if prepare_only {
+                println!("simulated device: {dev}\npackage: {pkg}");
+                println!("apply it with:\n  recovery-updater apply {pkg} --device {dev} --yes");
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "Simulated A/B device in {}; applying {pkg}",
+                d.dir.display()
+            );
+            let device = ProfileDevice::load(&d.device)?;
+            let mut sink = reporter(false);
+            let record = install::apply(&d.package, &device, sink.as_mut(), &Options::default());
+            let code = report_record(sink.as_mut(), false, &record, &device);
+            eprintln!("\nTry it again: recovery-updater apply {pkg} --device {dev} --yes");
+            Ok(code)
+        }
+        Command::Codes { markdown } => {
+            if markdown {
+                print!("{}", error::errors_markdown());
+            } else {
+                for i in error::TABLE {
+                    println!(
+                        "{} {:<32} {}\n     fix: {}",
+                        i.number, i.name, i.meaning, i.fix
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn reporter(json: bool) -> Box<dyn Sink> {
+    if json {
+        Box::new(JsonReporter::new(std::io::stdout()))
+    } else {
+        Box::new(PlainReporter::stderr())
+    }
+}
+
+fn finish_line(_sink: &mut dyn Sink, json: bool, value: &serde_json::Value) {
+    if json {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+    }
+}
+
+fn fail(sink: &mut dyn Sink, json: bool, e: &Error) -> ExitCode {
+    let code = e.code();
+    if json {
+        finish_line(
+            sink,
+            json,
+            &serde_json::json!({"event": "result", "result": "failure", "code": code.number(),
+                "name": code.name(), "message": e.to_string(), "meaning": code.meaning(), "fix": code.fix()}),
+        );
+    } else {
+        print_failure(code, &e.to_string());
+    }
+    ExitCode::from(code.exit_status())
+}
+
+fn report_record(
+    sink: &mut dyn Sink,
+    json: bool,
+    record: &InstallRecord,
+    device: &dyn Device,
+) -> ExitCode {
+    let state = &device.profile().state_dir;
+    if json {
+        let mut v = serde_json::to_value(record).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), "result".into());
+        }
+        finish_line(sink, json, &v);
+    } else if record.success() {
+        eprintln!(
+            "\nSUCCESS: installed {} ({} written in {:.1} s){}",
+            record.to_version.as_deref().unwrap_or("?"),
+            util::human_bytes(record.bytes_written),
+            record.duration_ms as f64 / 1000.0,
+            record
+                .target_slot
+                .as_deref()
+                .map(|s| format!("; slot {s} boots next"))
+                .unwrap_or_default()
+        );
+        for w in &record.warnings {
+            eprintln!("warning: {w}");
+        }
+        eprintln!("log: {}", state.join("last_log").display());
+    } else {
+        let code = Code::from_number(record.code).unwrap_or(Code::Internal);
+        eprintln!();
+        print_failure(code, &record.message);
+        eprintln!("  log: {}", state.join("last_log").display());
+    }
+    ExitCode::from(record.exit_status())
+}
+
+fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let opened = package::open_unsigned(path)?;
+    let trusted = keys
+        .iter()
+        .map(|k| PublicKey::load(k).map_err(Error::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sig = if !opened.is_signed() {
+        Err(Error::SignatureMissing {
+            reason: "unsigned".into(),
+        })
+    } else if trusted.is_empty() {
+        Ok(None)
+    } else {
+        opened.check_signature(&trusted).map(Some)
+    };
+    let (manifest, images) = opened.manifest_unverified()?;
+    let entries_ok = package::check_entries(&opened.zip, &images);
+    let sig_text = match &sig {
+        Ok(Some(fp)) => format!("verified (key {fp})"),
+        Ok(None) => "present, not checked (pass --key K.pub)".into(),
+        Err(e) => format!("FAILED: {e} ({})", e.code()),
+    };
+    if json {
+        let v = serde_json::json!({
+            "package": path.display().to_string(),
+            "signature": match &sig { Ok(Some(_)) => "verified", Ok(None) => "not_checked", Err(_) => "failed" },
+            "signature_code": sig.as_ref().err().map(|e| e.code().number()),
+            "signer": sig.as_ref().ok().cloned().flatten(),
+            "entries": entries_ok.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+            "manifest": manifest,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("package:      {}", path.display());
+        println!("signature:    {sig_text}");
+        println!("products:     {}", manifest.products.join(", "));
+        println!("version:      {}", manifest.version);
+        println!("built:        {}", util::rfc3339(manifest.build_time));
+        println!("rollback idx: {}", manifest.rollback_index);
+        let any = |v: &Vec<String>| {
+            if v.is_empty() {
+                "any".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        println!("hardware:     {}", any(&manifest.hardware_revisions));
+        println!("basebands:    {}", any(&manifest.basebands));
+        println!(
+            "wipe data:    {}",
+            if manifest.wipe_data { "YES" } else { "no" }
+        );
+        println!("images:");
+        for img in &manifest.images {
+            let method = opened
+                .zip
+                .by_name(&img.entry)
+                .map(|e| format!("{:?}", e.method).to_lowercase())
+                .unwrap_or_else(|| "missing".into());
+            println!(
+                "  {:<10} {:<14} {:>10}  {method}, {} chunks of {}, sha256 {}",
+                img.partition,
+                img.entry,
+                util::human_bytes(img.size),
+                img.chunks.len(),
+                util::human_bytes(img.chunk_size),
+                img.sha256
+            );
+        }
+        if let Err(e) = &entries_ok {
+            println!("entries:      FAILED: {e} ({})", e.code());
+        }
+    }
+    // An unsigned package inspected without keys is not a failure of `inspect`.
+    let sig_failure = sig
+        .err()
+        .filter(|e| !(keys.is_empty() && matches!(e, Error::SignatureMissing { .. })));
+    Ok(match sig_failure.or(entries_ok.err()) {
+        Some(e) => ExitCode::from(e.code().exit_status()),
+        None => ExitCode::SUCCESS,
+    })
+}

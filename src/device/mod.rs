@@ -1,0 +1,363 @@
+//! The device boundary: block devices, platform facts and slot control.
+//!
+//! The engine only talks to the [`Device`] trait. [`ProfileDevice`] implements it from a device
+//! profile; its partitions may be regular files (tests, the demo) or block devices (a real
+//! recovery), so every test runs without root and the real device code stays thin.
+
+pub mod boot_control;
+pub mod profile;
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::Error;
+pub use boot_control::{BootControl, SlotMetadata};
+pub use profile::{BatterySource, Fact, PartitionDef, Profile, SlotMode};
+
+/// An A/B slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Slot {
+    #[serde(rename = "a")]
+    A,
+    #[serde(rename = "b")]
+    B,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 2] = [Slot::A, Slot::B];
+    pub fn index(self) -> usize {
+        match self {
+            Slot::A => 0,
+            Slot::B => 1,
+        }
+    }
+    pub fn letter(self) -> char {
+        match self {
+            Slot::A => 'a',
+            Slot::B => 'b',
+        }
+    }
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.letter())
+    }
+}
+
+/// A partition opened for reading or writing at absolute offsets.
+pub trait BlockDevice: Send + Sync {
+    /// Size in bytes: a block device's capacity, or a regular file's length.
+    fn size(&self) -> io::Result<u64>;
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> io::Result<()>;
+}
+
+/// Battery state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Battery {
+    pub percent: u8,
+    pub charging: bool,
+}
+
+/// Slot state as the bootloader sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotState {
+    pub active: Slot,
+    pub control: BootControl,
+    /// False when misc held no valid bootloader_control and defaults apply.
+    pub valid: bool,
+}
+
+/// Reads and changes which slot boots.
+pub trait SlotControl: Send {
+    fn state(&self) -> Result<SlotState, Error>;
+    /// Marks `slot` unbootable before it is written (no-op when it already is).
+    fn mark_unbootable(&mut self, slot: Slot) -> Result<(), Error>;
+    /// Makes `slot` the one to boot next, durably.
+    fn set_active(&mut self, slot: Slot) -> Result<(), Error>;
+}
+
+/// Everything the engine needs from a device.
+pub trait Device: Send + Sync {
+    fn profile(&self) -> &Profile;
+    fn hardware_revision(&self) -> Result<String, Error>;
+    /// `None` when the device has no baseband.
+    fn baseband(&self) -> Result<Option<String>, Error>;
+    /// `None` when the device has no battery information (on mains power).
+    fn battery(&self) -> Result<Option<Battery>, Error>;
+    fn current_version(&self) -> Option<String>;
+    /// Free bytes on the filesystem holding `path`.
+    fn free_space(&self, path: &Path) -> io::Result<u64>;
+    fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error>;
+    /// Slot control for A/B devices; `None` for single-slot devices.
+    fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error>;
+}
+
+/// The partition path for `slot` (`{slot}` replaced), or the path itself when unslotted.
+pub fn partition_path(def: &PartitionDef, slot: Option<Slot>) -> PathBuf {
+    match slot {
+        Some(s) if def.slotted() => PathBuf::from(def.path.replace("{slot}", &s.to_string())),
+        _ => PathBuf::from(&def.path),
+    }
+}
+
+/// A partition backed by a regular file or a block device node.
+pub struct FilePartition {
+    file: File,
+    path: PathBuf,
+}
+
+impl FilePartition {
+    pub fn open(path: &Path, write: bool) -> io::Result<FilePartition> {
+        let file = OpenOptions::new().read(true).write(write).open(path)?;
+        Ok(FilePartition {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl BlockDevice for FilePartition {
+    fn size(&self) -> io::Result<u64> {
+        let meta = self.file.metadata()?;
+        use std::os::unix::fs::FileTypeExt;
+        if meta.file_type().is_block_device() {
+            crate::sys::block_device_size(&self.file)
+        } else {
+            Ok(meta.len())
+        }
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(&self.file, buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(&self.file, buf, offset)
+    }
+    fn flush(&self) -> io::Result<()> {
+        self.file.sync_all()?;
+        crate::sys::flush_block_buffers(&self.file).map_err(|e| {
+            io::Error::new(e.kind(), format!("{}: BLKFLSBUF: {e}", self.path.display()))
+        })
+    }
+}
+
+/// Android's misc partition as slot control.
+pub struct MiscSlotControl {
+    path: PathBuf,
+}
+
+impl MiscSlotControl {
+    pub fn new(path: PathBuf) -> MiscSlotControl {
+        MiscSlotControl { path }
+    }
+
+    fn read(&self) -> Result<[u8; boot_control::SIZE], Error> {
+        let part = FilePartition::open(&self.path, false).map_err(|e| Error::SlotState {
+            reason: format!("{}: {e}", self.path.display()),
+        })?;
+        let mut raw = [0u8; boot_control::SIZE];
+        part.read_exact_at(&mut raw, boot_control::OFFSET)
+            .map_err(|e| Error::SlotState {
+                reason: format!("{}: reading bootloader_control: {e}", self.path.display()),
+            })?;
+        Ok(raw)
+    }
+
+    fn write(&self, bc: &BootControl) -> io::Result<()> {
+        let part = FilePartition::open(&self.path, true)?;
+        part.write_all_at(&bc.encode(), boot_control::OFFSET)?;
+        part.flush()
+    }
+}
+
+impl SlotControl for MiscSlotControl {
+    fn state(&self) -> Result<SlotState, Error> {
+        let raw = self.read()?;
+        let (control, decoded) = BootControl::decode(&raw);
+        Ok(SlotState {
+            active: control.active(),
+            valid: decoded == boot_control::Decoded::Valid,
+            control,
+        })
+    }
+
+    fn mark_unbootable(&mut self, slot: Slot) -> Result<(), Error> {
+        let st = self.state()?;
+        let mut bc = st.control.clone();
+        bc.mark_unbootable(slot);
+        if st.valid && bc == st.control {
+            return Ok(());
+        }
+        self.write(&bc).map_err(|e| Error::SlotSwitch {
+            reason: format!("marking slot {slot} unbootable: {e}"),
+        })
+    }
+
+    fn set_active(&mut self, slot: Slot) -> Result<(), Error> {
+        let mut bc = self.state()?.control;
+        bc.set_active(slot);
+        self.write(&bc).map_err(|e| Error::SlotSwitch {
+            reason: format!("{}: {e}", self.path.display()),
+        })?;
+        // Read back: a bootloader must see exactly what we meant.
+        let st = self.state()?;
+        if !st.valid || st.active != slot {
+            return Err(Error::SlotSwitch {
+                reason: format!(
+                    "read-back of {} does not show slot {slot}",
+                    self.path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A device described by a profile: facts from literals or files, partitions from paths.
+pub struct ProfileDevice {
+    profile: Profile,
+}
+
+impl ProfileDevice {
+    pub fn new(profile: Profile) -> ProfileDevice {
+        ProfileDevice { profile }
+    }
+    pub fn load(path: &Path) -> Result<ProfileDevice, Error> {
+        Ok(ProfileDevice::new(Profile::load(path)?))
+    }
+}
+
+/// Reads a fact: the literal, or the file's content through the optional regex.
+pub fn read_fact(what: &str, fact: &Fact) -> Result<String, Error> {
+    match fact {
+        Fact::Literal(s) => Ok(s.clone()),
+        Fact::File { file, regex } => {
+            let err = |reason: String| Error::DeviceFact {
+                what: what.to_string(),
+                reason,
+            };
+            let bytes = crate::util::read_bounded(file, 64 * 1024)
+                .map_err(|e| err(format!("{}: {e}", file.display())))?;
+            let text = String::from_utf8_lossy(&bytes);
+            match regex {
+                None => Ok(text.lines().next().unwrap_or("").trim().to_string()),
+                Some(r) => {
+                    let re = regex::Regex::new(r).map_err(|e| err(e.to_string()))?;
+                    let caps = re
+                        .captures(&text)
+                        .ok_or_else(|| err(format!("{} does not match /{r}/", file.display())))?;
+                    let m = caps.get(1).or_else(|| caps.get(0));
+                    Ok(m.map(|m| m.as_str().trim().to_string()).unwrap_or_default())
+                }
+            }
+        }
+    }
+}
+
+impl Device for ProfileDevice {
+    fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    fn hardware_revision(&self) -> Result<String, Error> {
+        read_fact("hardware revision", &self.profile.hardware_revision)
+    }
+
+    fn baseband(&self) -> Result<Option<String>, Error> {
+        self.profile
+            .baseband
+            .as_ref()
+            .map(|f| read_fact("baseband", f))
+            .transpose()
+    }
+
+    fn battery(&self) -> Result<Option<Battery>, Error> {
+        match &self.profile.battery {
+            None => Ok(None),
+            Some(BatterySource::Fixed { capacity, charging }) => Ok(Some(Battery {
+                percent: *capacity,
+                charging: *charging,
+            })),
+            Some(BatterySource::Files {
+                capacity_file,
+                status_file,
+            }) => {
+                let cap = read_fact(
+                    "battery capacity",
+                    &Fact::File {
+                        file: capacity_file.clone(),
+                        regex: None,
+                    },
+                )?;
+                let percent: u8 = cap.parse().map_err(|_| Error::DeviceFact {
+                    what: "battery capacity".into(),
+                    reason: format!("{}: {cap:?} is not a percentage", capacity_file.display()),
+                })?;
+                let charging = match status_file {
+                    None => false,
+                    Some(f) => {
+                        let s = read_fact(
+                            "battery status",
+                            &Fact::File {
+                                file: f.clone(),
+                                regex: None,
+                            },
+                        )?;
+                        // power_supply class: "Charging", "Full", "Discharging", "Not charging".
+                        matches!(s.as_str(), "Charging" | "Full")
+                    }
+                };
+                Ok(Some(Battery {
+                    percent: percent.min(100),
+                    charging,
+                }))
+            }
+        }
+    }
+
+    fn current_version(&self) -> Option<String> {
+        if let Some(f) = &self.profile.current_version {
+            if let Ok(v) = read_fact("current version", f) {
+                return Some(v);
+            }
+        }
+        crate::state::installed_version(&self.profile.state_dir)
+    }
+
+    fn free_space(&self, path: &Path) -> io::Result<u64> {
+        crate::sys::free_space(path)
+    }
+
+    fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error> {
+        FilePartition::open(path, write)
+            .map(|p| Box::new(p) as Box<dyn BlockDevice>)
+            .map_err(|source| Error::PartitionOpen {
+                path: path.to_path_buf(),
+                source,
+            })
+    }
+
+    fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error> {
+        match (self.profile.slots.mode, &self.profile.slots.misc) {
+            (SlotMode::Ab, Some(misc)) => Ok(Some(Box::new(MiscSlotControl::new(misc.clone())))),
+            (SlotMode::Ab, None) => Err(Error::Profile {
+                path: self.profile.path.clone(),
+                reason: "A/B without misc".into(),
+            }),
+            (SlotMode::Single, _) => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The one table of error codes.
+//!
+//! Every failure a user can see maps to exactly one [`Code`]. The table below is the single
+//! source of truth for the screen, the log, the JSON result, `last_install.json`, docs/ERRORS.md
+//! (kept in sync by a test) and the exit status (`code - 9000`, 0 on success).
+//!
+//! Numbers are part of the user interface: support scripts and people remember them. Never
+//! renumber a code; add new ones instead. 9012, 9015, 9023 and 9040 are seed codes users already
+//! know and keep their historic meanings.
+
+use serde::Serialize;
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeInfo {
+    pub code: Code,
+    pub number: u16,
+    pub name: &'static str,
+    pub meaning: &'static str,
+    pub fix: &'static str,
+}
+
+macro_rules! codes {
+    ($( $variant:ident = $num:literal, $name:literal, $meaning:literal, $fix:literal; )*) => {
+        /// A user-visible failure. See [`TABLE`] for the number, meaning and fix of each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code { $( $variant, )* }
+
+        /// Every code, in numeric order.
+        pub const TABLE: &[CodeInfo] = &[
+            $( CodeInfo { code: Code::$variant, number: $num, name: $name, meaning: $meaning, fix: $fix }, )*
+        ];
+
+        impl Code {
+            pub fn info(self) -> &'static CodeInfo {
+                match self { $( Code::$variant => &TABLE[Code::$variant as usize], )* }
+            }
+        }
+    };
+}
+
+codes! {
+    PackageNotFound = 9001, "PACKAGE_NOT_FOUND",
+        "No update package was found, or the package file cannot be opened.",
+        "Copy update.zip to the root of the SD card or USB stick, insert it, and try again.";
+    PackageRead = 9002, "PACKAGE_READ_FAILED",
+        "Reading the package failed part-way (the card was removed, or the medium is failing).",
+        "Keep the card inserted during the update; if it repeats, copy the package to another card.";
+    ZipCorrupt = 9003, "PACKAGE_CORRUPT",
+        "The package is not a valid zip archive, or it is truncated or damaged.",
+        "Download the package again and check its size; the copy on the card is incomplete or damaged.";
+    ZipUnsafeName = 9004, "PACKAGE_UNSAFE_ENTRY_NAME",
+        "The package contains an entry with an absolute path or a `..` component.",
+        "Do not use this package: it was not made by the vendor's packer. Get the official package.";
+    ZipDuplicateEntry = 9005, "PACKAGE_DUPLICATE_ENTRY",
+        "The package contains two entries with the same name.",
+        "Do not use this package: it was altered after packing. Get the official package.";
+    PackageLimits = 9006, "PACKAGE_LIMITS_EXCEEDED",
+        "The package exceeds a safety limit (too many entries, an oversized manifest or signature, or data that expands beyond its declared size).",
+        "Do not use this package: it is malformed or hostile. Get the official package.";
+    ZipUnsupported = 9007, "PACKAGE_UNSUPPORTED_FEATURE",
+        "The package uses a zip feature this updater does not accept (encryption, a compression method other than stored or deflate, multiple disks).",
+        "Re-create the package with the vendor's packer (`recovery-updater pack`).";
+    ZipInconsistent = 9008, "PACKAGE_STRUCTURE_INCONSISTENT",
+        "The zip's headers disagree with each other, overlap, or point outside the file.",
+        "Download the package again; if it repeats, report it to the vendor: the package is malformed.";
+    ManifestMissing = 9010, "MANIFEST_MISSING",
+        "The package has no META-INF/update/manifest.json.",
+        "This is not an update package for this updater. Get the official package.";
+    SignatureMissing = 9011, "SIGNATURE_MISSING",
+        "The package has no META-INF/update/manifest.sig, or it is empty or oversized.",
+        "The package is unsigned. Sign it (`recovery-updater sign`) or get the official, signed package.";
+    SignatureInvalid = 9012, "SIGNATURE_VERIFICATION_FAILED",
+        "Signature verification failed: the manifest does not match its signature.",
+        "Download the package again; the file is corrupted or not from your vendor.";
+    UntrustedKey = 9013, "UNTRUSTED_SIGNING_KEY",
+        "The package is signed by a key this device does not trust.",
+        "Use a package signed by your vendor for this device; packages signed with test or other vendors' keys are refused.";
+    TrustedKeysInvalid = 9014, "TRUSTED_KEYS_UNAVAILABLE",
+        "The recovery image lists no usable trusted key, so no package can be verified.",
+        "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
+    Rollback = 9015, "ANTI_ROLLBACK_CHECK_FAILED",
+        "Anti-rollback check failed: the package is older than the software security level already on the device.",
+        "Install the same or a newer version; downgrading to an older build is not allowed.";
+    ManifestInvalid = 9016, "MANIFEST_INVALID",
+        "The signed manifest is not valid JSON or misses or contradicts a required field.",
+        "Report it to the vendor: the package was built incorrectly.";
+    ManifestVersion = 9017, "MANIFEST_FORMAT_UNSUPPORTED",
+        "The manifest format version is newer than this updater understands.",
+        "Update the recovery image first, or use a package built for this recovery version.";
+    EntryNotInManifest = 9018, "PACKAGE_ENTRY_NOT_IN_MANIFEST",
+        "The package contains a file that the signed manifest does not list.",
+        "Do not use this package: it was altered after signing. Get the official package.";
+    EntryMissing = 9019, "PACKAGE_ENTRY_MISSING",
+        "An image listed in the signed manifest is not in the package.",
+        "Download the package again; it is incomplete.";
+    ProductMismatch = 9020, "PRODUCT_MISMATCH",
+        "The package is for a different product.",
+        "Download the package made for this device's model.";
+    HardwareMismatch = 9021, "HARDWARE_REVISION_MISMATCH",
+        "The package does not support this device's hardware revision.",
+        "Download the package made for this hardware revision (see the label or Settings > About).";
+    BatteryLow = 9022, "BATTERY_LOW",
+        "The battery is too low to update safely.",
+        "Charge the device (keep the charger connected) and try again.";
+    InsufficientStorage = 9023, "INSUFFICIENT_FLASH_STORAGE",
+        "Insufficient flash storage: there is not enough free space on the device to install the update.",
+        "Free up space (or wipe cache) and try again.";
+    ImageTooLarge = 9024, "IMAGE_LARGER_THAN_PARTITION",
+        "An image in the package is larger than the partition it is meant for.",
+        "The package does not fit this device's partition layout: get the package made for this device.";
+    UnknownPartition = 9025, "UNKNOWN_PARTITION",
+        "The package names a partition this device does not have.",
+        "Download the package made for this device's model.";
+    DeviceFact = 9026, "DEVICE_INFO_UNREADABLE",
+        "A device fact needed for the checks (hardware revision, baseband, battery, slot state) could not be read.",
+        "Restart into recovery and try again; if it repeats, the device needs service.";
+    ChunkHashMismatch = 9030, "IMAGE_CHUNK_HASH_MISMATCH",
+        "Image data in the package does not match the signed hash of its block; nothing unverified was written.",
+        "Download the package again; the file is corrupted.";
+    ImageHashMismatch = 9031, "IMAGE_HASH_MISMATCH",
+        "A whole image does not match its signed SHA-256.",
+        "Download the package again; if it repeats, report it to the vendor.";
+    EntrySizeMismatch = 9032, "IMAGE_SIZE_MISMATCH",
+        "An image's real size in the package differs from its signed size.",
+        "Download the package again; it is damaged or was altered.";
+    BasebandMismatch = 9040, "BASEBAND_MISMATCH",
+        "Baseband mismatch: the package does not support this device's modem firmware (baseband).",
+        "Download the package for your baseband version, or install the required baseband update first.";
+    PartitionOpen = 9050, "PARTITION_OPEN_FAILED",
+        "A target partition could not be opened or its size read.",
+        "Restart into recovery and try again; if it repeats, the device needs service.";
+    WriteFailed = 9051, "PARTITION_WRITE_FAILED",
+        "Writing to flash failed.",
+        "Do not reboot into the system if the update was in place; retry the update. If it repeats, the flash is failing: contact service.";
+    FlushFailed = 9052, "PARTITION_FLUSH_FAILED",
+        "Flushing written data to flash failed.",
+        "Retry the update. If it repeats, the flash is failing: contact service.";
+    SlotSwitchFailed = 9053, "SLOT_SWITCH_FAILED",
+        "The new slot was written but could not be marked active; the device still boots the old version.",
+        "Retry the update; if it repeats, the boot control data needs service.";
+    SlotStateInvalid = 9054, "SLOT_STATE_UNREADABLE",
+        "The slot control data could not be read.",
+        "Restart into recovery and try again; if it repeats, the device needs service.";
+    StateWriteFailed = 9055, "STATE_WRITE_FAILED",
+        "The result, journal or rollback index could not be saved in the recovery state directory.",
+        "Free up space on the state partition and try again.";
+    ProfileInvalid = 9060, "DEVICE_PROFILE_INVALID",
+        "The device profile in the recovery image is missing or invalid.",
+        "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
+    PackSpecInvalid = 9070, "PACK_SPEC_INVALID",
+        "The package spec given to `pack` is invalid, or an image it names cannot be read.",
+        "Fix the spec (see docs/FORMAT.md) and run pack again.";
+    KeyInvalid = 9071, "KEY_INVALID",
+        "A key file could not be read, parsed or written, or uses an unsupported algorithm.",
+        "Use PKCS#8 PEM private keys and SubjectPublicKeyInfo PEM public keys (ECDSA P-256, Ed25519, RSA 2048-4096).";
+    UsageError = 9072, "USAGE_ERROR",
+        "The command line is invalid.",
+        "Run `recovery-updater --help`.";
+    Cancelled = 9080, "CANCELLED",
+        "The update was cancelled before anything was written.",
+        "Nothing was changed. Start the update again when ready.";
+    Internal = 9099, "INTERNAL_ERROR",
+        "An internal error occurred in the updater.",
+        "Restart into recovery and retry; report last_log to the vendor.";
+}
+
+impl Code {
+    pub fn number(self) -> u16 {
+        self.info().number
+    }
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+    pub fn meaning(self) -> &'static str {
+        self.info().meaning
+    }
+    pub fn fix(self) -> &'static str {
+        self.info().fix
+    }
+    /// The process exit status: `code - 9000`. Every code is in 9001..=9255, so it fits in a u8.
+    pub fn exit_status(self) -> u8 {
+        u8::try_from(self.number().saturating_sub(9000)).unwrap_or(u8::MAX)
+    }
+    pub fn from_number(n: u16) -> Option<Code> {
+        TABLE.iter().find(|i| i.number == n).map(|i| i.code)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "E{} {}", self.number(), self.name())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.number())
+    }
+}
+
+/// Anything that maps to a user-visible code.
+pub trait HasCode {
+    fn code(&self) -> Code;
+}
+
+/// Renders the table as docs/ERRORS.md (a test keeps the committed file identical).
+pub fn errors_markdown() -> String {
+    let mut s = String::from(
+        "# Error codes\n\n\
+         Generated from `src/error.rs` (`recovery-updater codes --markdown`); a test keeps this file in sync.\n\
+         The process exit status is `code - 9000` (0 on success). 9012, 9015, 9023 and 9040 keep the\n\
+         meanings users already know.\n\n\
+         | Code | Name | Meaning | Fix |\n|---|---|---|---|\n",
+    );
+    for i in TABLE {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            i.number,
+            i.name,
+            i.meaning.replace('|', "\\|"),
+            i.fix.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn table_is_indexed_by_variant_and_sorted_unique() {
+        let mut seen = HashSet::new();
+        let mut last = 0;
+        for (i, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.code as usize, i, "row {} out of place", row.name);
+            assert_eq!(row.code.info().number, row.number);
+            assert!(row.number > last, "{} not in ascending order", row.number);
+            last = row.number;
+            assert!(seen.insert(row.name), "duplicate name {}", row.name);
+            assert!((9001..=9255).contains(&row.number));
+            assert!(!row.meaning.is_empty() && !row.fix.is_empty());
+        }
+    }
+
+    #[test]
+    fn seed_codes_keep_their_numbers_and_meanings() {
+        assert_eq!(Code::SignatureInvalid.number(), 9012);
+        assert!(Code::SignatureInvalid
+            .meaning()
+            .starts_with("Signature verification failed"));
+        assert_eq!(Code::Rollback.number(), 9015);
+        assert!(Code::Rollback
+            .meaning()
+            .starts_with("Anti-rollback check failed"));
+        assert_eq!(Code::InsufficientStorage.number(), 9023);
+        assert!(Code::InsufficientStorage
+            .meaning()
+            .starts_with("Insufficient flash storage"));
+        assert_eq!(Code::BasebandMismatch.number(), 9040);
+        assert!(Code::BasebandMismatch
+            .meaning()
+            .starts_with("Baseband mismatch"));
+    }
+
+    #[test]
+    fn exit_status_is_code_minus_9000() {
+        assert_eq!(Code::SignatureInvalid.exit_status(), 12);
+        assert_eq!(Code::Internal.exit_status(), 99);
+        assert_eq!(Code::from_number(9040), Some(Code::BasebandMismatch));
+        assert_eq!(Code::from_number(1), None);
+    }
+
+    #[test]
+    fn docs_errors_md_is_in_sync() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ERRORS.md");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            committed,
+            errors_markdown(),
+            "docs/ERRORS.md is stale: run `cargo run -- codes --markdown > docs/ERRORS.md`"
+        );
+    }
+}
+
+use std::path::PathBuf;
+
+use crate::package::keys::KeyError;
+use crate::package::zipfile::ZipError;
+
+/// The engine's error: structured fields for the log, one [`Code`] for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open package {path}: {source}")]
+    PackageOpen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no update package found (looked for {looked_for} in {locations})")]
+    NoPackage {
+        looked_for: String,
+        locations: String,
+    },
+    #[error("reading the package failed: {source}")]
+    PackageRead {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("package archive: {0}")]
+    Zip(#[from] ZipError),
+    #[error("the package has no {name}")]
+    ManifestMissing { name: &'static str },
+    #[error("signature file: {reason}")]
+    SignatureMissing { reason: String },
+    #[error("the manifest signature does not verify with any of the {trusted} trusted key(s)")]
+    SignatureInvalid { trusted: usize },
+    #[error("the package names signing key {fingerprint}, which this device does not trust")]
+    UntrustedKey { fingerprint: String },
+    #[error("trusted keys: {reason}")]
+    TrustedKeys { reason: String },
+    #[error("manifest: {reason}")]
+    ManifestInvalid { reason: String },
+    #[error("manifest format version {found} is not supported (this updater reads {supported})")]
+    ManifestVersion { found: u32, supported: u32 },
+    #[error("entry {name:?} is not listed in the signed manifest")]
+    EntryNotInManifest { name: String },
+    #[error("image entry {name:?} listed in the manifest is missing from the package")]
+    EntryMissing { name: String },
+    #[error("package is for {accepted:?}, this device is {device:?}")]
+    ProductMismatch {
+        device: String,
+        accepted: Vec<String>,
+    },
+    #[error("package supports hardware revisions {accepted:?}, this device is {device:?}")]
+    HardwareMismatch {
+        device: String,
+        accepted: Vec<String>,
+    },
+    #[error("package supports basebands {accepted:?}, this device has {device:?}")]
+    BasebandMismatch {
+        device: String,
+        accepted: Vec<String>,
+    },
+    #[error("package rollback index {package} is lower than the device's {device}")]
+    Rollback { package: u64, device: u64 },
+    #[error("battery at {percent}% ({}), at least {required}% needed", if *charging { "charging" } else { "not charging" })]
+    BatteryLow {
+        percent: u8,
+        required: u8,
+        charging: bool,
+    },
+    #[error("{path}: {available} bytes free, {required} needed")]
+    InsufficientStorage {
+        path: PathBuf,
+        available: u64,
+        required: u64,
+    },
+    #[error("image for {partition} is {image} bytes, the partition holds {partition_size}")]
+    ImageTooLarge {
+        partition: String,
+        image: u64,
+        partition_size: u64,
+    },
+    #[error("package names partition {partition:?}, which this device does not have")]
+    UnknownPartition { partition: String },
+    #[error("cannot read the {what}: {reason}")]
+    DeviceFact { what: String, reason: String },
+    #[error("{partition}: block {chunk} does not match its signed hash (expected {expected}, calculated {calculated})")]
+    ChunkHashMismatch {
+        partition: String,
+        chunk: u64,
+        expected: String,
+        calculated: String,
+    },
+    #[error("{partition}: image SHA-256 mismatch (expected {expected}, calculated {calculated})")]
+    ImageHashMismatch {
+        partition: String,
+        expected: String,
+        calculated: String,
+    },
+    #[error("{entry}: {actual} bytes in the package, the manifest says {expected}")]
+    EntrySizeMismatch {
+        entry: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("cannot open partition {path}: {source}")]
+    PartitionOpen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {partition} at offset {offset} failed: {source}")]
+    Write {
+        partition: String,
+        offset: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("flushing {partition} failed: {source}")]
+    Flush {
+        partition: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("switching slot failed: {reason}")]
+    SlotSwitch { reason: String },
+    #[error("slot state: {reason}")]
+    SlotState { reason: String },
+    #[error("saving {path} failed: {source}")]
+    StateWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("device profile {path}: {reason}")]
+    Profile { path: PathBuf, reason: String },
+    #[error("package spec: {reason}")]
+    PackSpec { reason: String },
+    #[error("key: {0}")]
+    Key(#[from] KeyError),
+    #[error("cancelled before anything was written")]
+    Cancelled,
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl HasCode for ZipError {
+    fn code(&self) -> Code {
+        match self {
+            ZipError::Io { .. } => Code::PackageRead,
+            ZipError::NotZip | ZipError::Corrupt { .. } => Code::ZipCorrupt,
+            ZipError::TooManyEntries { .. }
+            | ZipError::CentralDirectoryTooLarge { .. }
+            | ZipError::EntryTooLarge { .. } => Code::PackageLimits,
+            ZipError::UnsafeName { .. } => Code::ZipUnsafeName,
+            ZipError::DuplicateName { .. } => Code::ZipDuplicateEntry,
+            ZipError::OutOfBounds { .. }
+            | ZipError::Overlap { .. }
+            | ZipError::HeaderMismatch { .. } => Code::ZipInconsistent,
+            ZipError::Unsupported { .. } => Code::ZipUnsupported,
+            ZipError::SizeMismatch { .. } => Code::EntrySizeMismatch,
+            ZipError::CrcMismatch { .. } => Code::ChunkHashMismatch,
+        }
+    }
+}
+
+impl HasCode for Error {
+    fn code(&self) -> Code {
+        match self {
+            Error::PackageOpen { .. } | Error::NoPackage { .. } => Code::PackageNotFound,
+            Error::PackageRead { .. } => Code::PackageRead,
+            Error::Zip(z) => z.code(),
+            Error::ManifestMissing { .. } => Code::ManifestMissing,
+            Error::SignatureMissing { .. } => Code::SignatureMissing,
+            Error::SignatureInvalid { .. } => Code::SignatureInvalid,
+            Error::UntrustedKey { .. } => Code::UntrustedKey,
+            Error::TrustedKeys { .. } => Code::TrustedKeysInvalid,
+            Error::ManifestInvalid { .. } => Code::ManifestInvalid,
+            Error::ManifestVersion { .. } => Code::ManifestVersion,
+            Error::EntryNotInManifest { .. } => Code::EntryNotInManifest,
+            Error::EntryMissing { .. } => Code::EntryMissing,
+            Error::ProductMismatch { .. } => Code::ProductMismatch,
+            Error::HardwareMismatch { .. } => Code::HardwareMismatch,
+            Error::BasebandMismatch { .. } => Code::BasebandMismatch,
+            Error::Rollback { .. } => Code::Rollback,
+            Error::BatteryLow { .. } => Code::BatteryLow,
+            Error::InsufficientStorage { .. } => Code::InsufficientStorage,
+            Error::ImageTooLarge { .. } => Code::ImageTooLarge,
+            Error::UnknownPartition { .. } => Code::UnknownPartition,
+            Error::DeviceFact { .. } => Code::DeviceFact,
+            Error::ChunkHashMismatch { .. } => Code::ChunkHashMismatch,
+            Error::ImageHashMismatch { .. } => Code::ImageHashMismatch,
+            Error::EntrySizeMismatch { .. } => Code::EntrySizeMismatch,
+            Error::PartitionOpen { .. } => Code::PartitionOpen,
+            Error::Write { .. } => Code::WriteFailed,
+            Error::Flush { .. } => Code::FlushFailed,
+            Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
+            Error::SlotState { .. } => Code::SlotStateInvalid,
+            Error::StateWrite { .. } => Code::StateWriteFailed,
+            Error::Profile { .. } => Code::ProfileInvalid,
+            Error::PackSpec { .. } => Code::PackSpecInvalid,
+            Error::Key(_) => Code::KeyInvalid,
+            Error::Cancelled => Code::Cancelled,
+            Error::Internal { .. } => Code::Internal,
+        }
+    }
+}
+
+impl Error {
+    /// Maps an I/O error from a package entry stream: the zip reader wraps its own typed
+    /// errors (size lies, CRC) inside io::Error; anything else is a failing medium.
+    pub fn from_package_io(e: std::io::Error) -> Error {
+        if !e.get_ref().is_some_and(|inner| inner.is::<ZipError>()) {
+            return Error::PackageRead { source: e };
+        }
+        match e.into_inner().map(|b| b.downcast::<ZipError>()) {
+            Some(Ok(z)) => Error::Zip(*z),
+            _ => Error::Internal {
+                reason: "zip error lost its type".into(),
+            },
+        }
+    }
+}

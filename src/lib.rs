@@ -1,0 +1,19 @@
+//! recovery-updater: finds an update package, proves it genuine and meant for this device, and
+//! writes it to flash without ever writing an unverified byte.
+//!
+//! Pipeline, one module per stage: [`package`] (open, verify signature, manifest) →
+//! [`install`] (device policy checks, plan, stream-verify-write, flush, slot switch, record) on a
+//! [`device`] (the trait boundary to block devices, platform facts and slot control); [`ui`]
+//! holds the interchangeable reporters. [`error`] is the one table of user-visible codes.
+
+pub mod demo;
+pub mod device;
+pub mod error;
+pub mod install;
+pub mod package;
+pub mod state;
+pub mod sys;
+pub mod ui;
+pub mod util;
+
+pub use error::{Code, Error, HasCode};

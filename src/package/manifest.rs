@@ -1,0 +1,345 @@
+//! The signed manifest (`META-INF/update/manifest.json`). See docs/FORMAT.md.
+//!
+//! Nothing in a manifest is trusted before its signature verifies; [`Manifest::parse`] is only
+//! called on verified bytes (and [`signing_key_hint`] only to choose an error message).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_ENTRY: &str = "META-INF/update/manifest.json";
+pub const SIGNATURE_ENTRY: &str = "META-INF/update/manifest.sig";
+/// A manifest carries one 64-character hash per chunk: 16 MiB holds ~250k chunks (a 250 GiB
+/// image at 1 MiB chunks). Anything larger is refused before it is read.
+pub const MAX_MANIFEST_LEN: u64 = 16 << 20;
+pub const MIN_CHUNK_SIZE: u64 = 4096;
+/// Upper bound keeps the install's buffers (a few chunks) well inside 32 MiB.
+pub const MAX_CHUNK_SIZE: u64 = 4 << 20;
+pub const DEFAULT_CHUNK_SIZE: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImageSpec {
+    pub partition: String,
+    pub entry: String,
+    pub size: u64,
+    pub sha256: String,
+    pub chunk_size: u64,
+    pub chunks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub products: Vec<String>,
+    pub version: String,
+    /// Unix seconds (UTC).
+    pub build_time: u64,
+    pub rollback_index: u64,
+    #[serde(default)]
+    pub hardware_revisions: Vec<String>,
+    #[serde(default)]
+    pub basebands: Vec<String>,
+    #[serde(default)]
+    pub wipe_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_battery_percent: Option<u8>,
+    /// SHA-256 fingerprint of the signer's SubjectPublicKeyInfo. Only a hint for error
+    /// messages ("signed by an untrusted key"); trust comes from the signature alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+    pub images: Vec<ImageSpec>,
+}
+
+/// An image with its hashes decoded, ready for streaming.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub partition: String,
+    pub entry: String,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub chunk_size: u64,
+    pub chunks: Vec<[u8; 32]>,
+}
+
+impl Image {
+    pub fn chunk_len(&self, index: usize) -> u64 {
+        let start = index as u64 * self.chunk_size;
+        self.chunk_size.min(self.size.saturating_sub(start))
+    }
+}
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::ManifestInvalid {
+        reason: reason.into(),
+    }
+}
+
+pub fn valid_partition_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !name.starts_with('.')
+}
+
+/// Decodes 64 lowercase or uppercase hex digits.
+pub fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
+    }
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
+}
+
+/// Best-effort read of `signing_key` from unverified bytes, for the error message only.
+pub fn signing_key_hint(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Hint {
+        signing_key: Option<String>,
+    }
+    serde_json::from_slice::<Hint>(bytes)
+        .ok()?
+        .signing_key
+        .filter(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Iterative matcher with backtracking to the last star: O(len(p) * len(t)) worst case.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// True when `value` matches any pattern, or the list is empty (any value).
+pub fn matches_any(patterns: &[String], value: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| wildcard_match(p, value))
+}
+
+impl Manifest {
+    /// Parses verified manifest bytes and checks every rule that does not need the device.
+    pub fn parse(bytes: &[u8]) -> Result<(Manifest, Vec<Image>), Error> {
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        // serde_json limits nesting to 128 levels, so deep nesting fails instead of overflowing.
+        let m: Manifest = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let images = m.validate()?;
+        Ok((m, images))
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    pub fn validate(&self) -> Result<Vec<Image>, Error> {
+        if self.format_version != FORMAT_VERSION {
+            return Err(Error::ManifestVersion {
+                found: self.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if self.products.is_empty() || self.products.iter().any(|p| p.trim().is_empty()) {
+            return Err(bad("products must list at least one product"));
+        }
+        if self.version.trim().is_empty() || self.version.len() > 128 {
+            return Err(bad("version must be 1..128 characters"));
+        }
+        if self.min_battery_percent.is_some_and(|p| p > 100) {
+            return Err(bad("min_battery_percent above 100"));
+        }
+        if self.images.is_empty() {
+            return Err(bad("no images"));
+        }
+        let mut partitions = std::collections::HashSet::new();
+        let mut entries = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(self.images.len());
+        for img in &self.images {
+            if !valid_partition_name(&img.partition) {
+                return Err(bad(format!("bad partition name {:?}", img.partition)));
+            }
+            if !partitions.insert(img.partition.as_str()) {
+                return Err(bad(format!("partition {} listed twice", img.partition)));
+            }
+            if img.entry.is_empty()
+                || img.entry.starts_with("META-INF/")
+                || img.entry.starts_with('/')
+                || img
+                    .entry
+                    .split('/')
+                    .any(|c| c == ".." || c == "." || c.is_empty())
+                || img.entry.contains('\\')
+            {
+                return Err(bad(format!("bad entry name {:?}", img.entry)));
+            }
+            if !entries.insert(img.entry.as_str()) {
+                return Err(bad(format!("entry {} listed twice", img.entry)));
+            }
+            if img.size == 0 {
+                return Err(bad(format!("{}: empty image", img.partition)));
+            }
+            if !img.chunk_size.is_power_of_two()
+                || !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&img.chunk_size)
+            {
+                return Err(bad(format!(
+                    "{}: chunk_size {} is not a power of two in {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}",
+                    img.partition, img.chunk_size
+                )));
+            }
+            let expected_chunks = img.size.div_ceil(img.chunk_size);
+            if img.chunks.len() as u64 != expected_chunks {
+                return Err(bad(format!(
+                    "{}: {} chunk hashes for {} chunks",
+                    img.partition,
+                    img.chunks.len(),
+                    expected_chunks
+                )));
+            }
+            let sha256 = parse_sha256(&img.sha256)
+                .ok_or_else(|| bad(format!("{}: sha256 is not 64 hex digits", img.partition)))?;
+            let chunks = img
+                .chunks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    parse_sha256(c).ok_or_else(|| {
+                        bad(format!(
+                            "{}: chunk {i} hash is not 64 hex digits",
+                            img.partition
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(Image {
+                partition: img.partition.clone(),
+                entry: img.entry.clone(),
+                size: img.size,
+                sha256,
+                chunk_size: img.chunk_size,
+                chunks,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            format_version: 1,
+            products: vec!["demo-phone".into()],
+            version: "1.1.0".into(),
+            build_time: 0,
+            rollback_index: 3,
+            hardware_revisions: vec![],
+            basebands: vec![],
+            wipe_data: false,
+            min_battery_percent: None,
+            signing_key: None,
+            images: vec![ImageSpec {
+                partition: "boot".into(),
+                entry: "boot.img".into(),
+                size: 5000,
+                sha256: "ab".repeat(32),
+                chunk_size: 4096,
+                chunks: vec!["cd".repeat(32), "ef".repeat(32)],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let m = sample();
+        let (back, images) = Manifest::parse(&m.to_json()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(images[0].chunks.len(), 2);
+        assert_eq!(images[0].chunk_len(0), 4096);
+        assert_eq!(images[0].chunk_len(1), 904);
+    }
+
+    #[test]
+    fn rejects_broken_manifests() {
+        type Edit = fn(&mut Manifest);
+        let cases: Vec<(Edit, &str)> = vec![
+            (|m| m.format_version = 2, "format version 2"),
+            (|m| m.products.clear(), "products"),
+            (|m| m.images.clear(), "no images"),
+            (
+                |m| m.images[0].chunks.pop().map(drop).unwrap_or(()),
+                "chunk hashes",
+            ),
+            (|m| m.images[0].chunk_size = 5000, "power of two"),
+            (|m| m.images[0].chunk_size = 1 << 30, "power of two"),
+            (|m| m.images[0].sha256 = "zz".into(), "sha256"),
+            (|m| m.images[0].chunks[1] = "x".repeat(64), "chunk 1"),
+            (|m| m.images[0].entry = "../boot.img".into(), "bad entry"),
+            (
+                |m| m.images[0].entry = "META-INF/update/x".into(),
+                "bad entry",
+            ),
+            (|m| m.images[0].partition = "a/b".into(), "bad partition"),
+            (|m| m.images.push(m.images[0].clone()), "listed twice"),
+            (|m| m.images[0].size = 0, "empty image"),
+            (|m| m.min_battery_percent = Some(101), "above 100"),
+        ];
+        for (edit, want) in cases {
+            let mut m = sample();
+            edit(&mut m);
+            let e = Manifest::parse(&m.to_json()).unwrap_err();
+            assert!(e.to_string().contains(want), "{e} should mention {want}");
+        }
+    }
+
+    #[test]
+    fn garbage_and_deep_nesting_fail_cleanly() {
+        assert!(Manifest::parse(b"\xff\xfe").is_err());
+        assert!(Manifest::parse(b"{").is_err());
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(Manifest::parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("MPSS.DEMO.1.*", "MPSS.DEMO.1.0.c3"));
+        assert!(!wildcard_match("MPSS.DEMO.1.*", "MPSS.DEMO.2.0"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("rev*B", "revAB"));
+        assert!(wildcard_match("a*b*c", "axxbyyc"));
+        assert!(!wildcard_match("a*b*c", "axxbyy"));
+        assert!(!wildcard_match("revA", "revA2"));
+        assert!(matches_any(&[], "anything"));
+        assert!(matches_any(&["x".into(), "re*".into()], "revB"));
+    }
+
+    #[test]
+    fn hint_reads_only_a_well_formed_fingerprint() {
+        let fp = "0f".repeat(32);
+        let json = format!("{{\"signing_key\": \"{fp}\", \"junk\": 1}}");
+        assert_eq!(signing_key_hint(json.as_bytes()), Some(fp));
+        assert_eq!(signing_key_hint(b"{\"signing_key\": \"../x\"}"), None);
+        assert_eq!(signing_key_hint(b"not json"), None);
+    }
+}

@@ -1,0 +1,214 @@
+//! Opening and verifying an update package: zip structure (bounded), signature, manifest, and
+//! the entry list against the signed manifest. See docs/FORMAT.md.
+
+pub mod keys;
+pub mod manifest;
+pub mod pack;
+pub mod zipfile;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+pub use keys::{PrivateKey, PublicKey};
+pub use manifest::{Image, Manifest, MANIFEST_ENTRY, SIGNATURE_ENTRY};
+use zipfile::{ZipArchive, ZipError};
+
+/// A package whose zip structure is sound but whose signature is not yet checked. Nothing in
+/// it may be trusted yet.
+pub struct Opened {
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    pub zip: ZipArchive,
+    manifest_bytes: Vec<u8>,
+    signature: Option<Vec<u8>>,
+}
+
+/// A package whose manifest signature verified with a trusted key and whose entries match
+/// the manifest. The file stays open: every later read goes through this one descriptor, so the
+/// bytes installed are the bytes of the file that was verified even if the path is replaced.
+pub struct Package {
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    pub zip: ZipArchive,
+    pub manifest_bytes: Vec<u8>,
+    pub manifest_sha256: [u8; 32],
+    pub manifest: Manifest,
+    pub images: Vec<Image>,
+    /// Fingerprint of the trusted key that verified the signature.
+    pub signer: String,
+}
+
+/// Opens the file once, checks the zip structure and limits, and requires a signature.
+pub fn open(path: &Path) -> Result<Opened, Error> {
+    let opened = open_unsigned(path)?;
+    match opened.signature.as_deref() {
+        None => Err(Error::SignatureMissing {
+            reason: format!("the package has no {SIGNATURE_ENTRY} (unsigned)"),
+        }),
+        Some([]) => Err(Error::SignatureMissing {
+            reason: "the signature file is empty".into(),
+        }),
+        Some(_) => Ok(opened),
+    }
+}
+
+/// Opens the file once and checks the zip structure and limits; the signature may be absent
+/// (for `inspect` and `sign` of unsigned packages).
+pub fn open_unsigned(path: &Path) -> Result<Opened, Error> {
+    let file = File::open(path).map_err(|source| Error::PackageOpen {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Error::PackageOpen {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("is a directory"),
+        });
+    }
+    let file = Arc::new(file);
+    let zip = ZipArchive::open(file.clone(), &zipfile::Limits::default())?;
+    let manifest_entry = zip
+        .by_name(MANIFEST_ENTRY)
+        .ok_or(Error::ManifestMissing {
+            name: MANIFEST_ENTRY,
+        })?
+        .clone();
+    let manifest_bytes = zip.read_to_vec(&manifest_entry, manifest::MAX_MANIFEST_LEN)?;
+    let signature = match zip.by_name(SIGNATURE_ENTRY).cloned() {
+        None => None,
+        Some(e) => match zip.read_to_vec(&e, keys::MAX_SIGNATURE_LEN as u64) {
+            Err(ZipError::EntryTooLarge { size, .. }) => {
+                return Err(Error::SignatureMissing {
+                    reason: format!(
+                        "{size} bytes, more than any supported signature ({} bytes)",
+                        keys::MAX_SIGNATURE_LEN
+                    ),
+                })
+            }
+            other => Some(other?),
+        },
+    };
+    Ok(Opened {
+        path: path.to_path_buf(),
+        file,
+        zip,
+        manifest_bytes,
+        signature,
+    })
+}
+
+impl Opened {
+    pub fn manifest_bytes(&self) -> &[u8] {
+        &self.manifest_bytes
+    }
+
+    pub fn is_signed(&self) -> bool {
+        self.signature.as_ref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// Parses the manifest WITHOUT trusting it: for `inspect` of unsigned packages only.
+    pub fn manifest_unverified(&self) -> Result<(Manifest, Vec<Image>), Error> {
+        Manifest::parse(&self.manifest_bytes)
+    }
+
+    /// Which trusted key, if any, verifies the signature.
+    pub fn check_signature(&self, trusted: &[PublicKey]) -> Result<String, Error> {
+        let signature = match self.signature.as_deref() {
+            Some(s) if !s.is_empty() => s,
+            _ => {
+                return Err(Error::SignatureMissing {
+                    reason: "the package is unsigned".into(),
+                })
+            }
+        };
+        if let Some(k) = trusted
+            .iter()
+            .find(|k| k.verify(&self.manifest_bytes, signature))
+        {
+            return Ok(k.fingerprint());
+        }
+        // Not verified. Only to pick the clearer message: does the (untrusted) manifest say it
+        // was signed by a key we do not have?
+        if let Some(fp) = manifest::signing_key_hint(&self.manifest_bytes) {
+            if !trusted.iter().any(|k| k.fingerprint() == fp) {
+                return Err(Error::UntrustedKey { fingerprint: fp });
+            }
+        }
+        Err(Error::SignatureInvalid {
+            trusted: trusted.len(),
+        })
+    }
+
+    /// Verifies the signature, then parses the manifest and matches it against the entries.
+    pub fn verify(self, trusted: &[PublicKey]) -> Result<Package, Error> {
+        let signer = self.check_signature(trusted)?;
+        let (manifest, images) = Manifest::parse(&self.manifest_bytes)?;
+        check_entries(&self.zip, &images)?;
+        let manifest_sha256 = Sha256::digest(&self.manifest_bytes).into();
+        Ok(Package {
+            path: self.path,
+            file: self.file,
+            zip: self.zip,
+            manifest_bytes: self.manifest_bytes,
+            manifest_sha256,
+            manifest,
+            images,
+            signer,
+        })
+    }
+}
+
+/// Every entry but the two META-INF files must be an image in the manifest, and every image must
+/// be an entry of exactly the signed size.
+pub fn check_entries(zip: &ZipArchive, images: &[Image]) -> Result<(), Error> {
+    for e in zip.entries() {
+        if e.name == MANIFEST_ENTRY || e.name == SIGNATURE_ENTRY {
+            continue;
+        }
+        if !images.iter().any(|i| i.entry == e.name) {
+            return Err(Error::EntryNotInManifest {
+                name: e.name.clone(),
+            });
+        }
+    }
+    for img in images {
+        let e = zip.by_name(&img.entry).ok_or_else(|| Error::EntryMissing {
+            name: img.entry.clone(),
+        })?;
+        if e.uncompressed_size != img.size {
+            return Err(Error::EntrySizeMismatch {
+                entry: img.entry.clone(),
+                expected: img.size,
+                actual: e.uncompressed_size,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Loads the profile's trusted keys. Keys that fail to load are reported in the second list; it
+/// is an error only when none loads.
+pub fn load_trusted_keys(paths: &[PathBuf]) -> Result<(Vec<PublicKey>, Vec<String>), Error> {
+    let mut keys = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        match PublicKey::load(p) {
+            Ok(k) => keys.push(k),
+            Err(e) => problems.push(format!("{}: {e}", p.display())),
+        }
+    }
+    if keys.is_empty() {
+        return Err(Error::TrustedKeys {
+            reason: if problems.is_empty() {
+                "no keys listed".into()
+            } else {
+                problems.join("; ")
+            },
+        });
+    }
+    Ok((keys, problems))
+}
