@@ -6,6 +6,7 @@
 
 pub mod boot_control;
 pub mod profile;
+pub mod storage;
 
 use std::fs::{File, OpenOptions};
 use std::io;
