@@ -13,6 +13,7 @@ use recovery_updater::install::{self, events::Sink, Options};
 use recovery_updater::package::keys::{write_keypair, Algorithm, PrivateKey, PublicKey};
 use recovery_updater::package::{self, pack};
 use recovery_updater::state::InstallRecord;
+use recovery_updater::ui::tui::{self, PowerAction};
 use recovery_updater::ui::{json::JsonReporter, plain::PlainReporter};
 use recovery_updater::{demo, util, Error};
 
@@ -25,9 +26,50 @@ use recovery_updater::{demo, util, Error};
                   to flash: every chunk is verified before it is written. Every failure has a \
                   code (see `recovery-updater codes`); the exit status is code - 9000."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// With no subcommand: the recovery screen (same options as `tui`).
+    #[command(flatten)]
+    tui: TuiArgs,
+}
+
+/// Where the recovery screen looks for the device profile when none is named: the profile in
+/// the recovery image (see docs/DEVICE.md).
+pub const DEFAULT_PROFILE: &str = "/etc/recovery/device.toml";
+
+#[derive(clap::Args, Clone)]
+struct TuiArgs {
+    /// Device profile.
+    #[arg(long, default_value = DEFAULT_PROFILE)]
+    device: PathBuf,
+    /// Draw on this console (e.g. /dev/tty1) instead of the controlling terminal.
+    #[arg(long, value_name = "DEVICE")]
+    tty: Option<PathBuf>,
+    /// Screen size when the terminal reports none (a serial console), e.g. 80x25.
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
+    size: Option<(u16, u16)>,
+    /// Input event device(s) for the volume and power keys (default: every /dev/input/event*
+    /// that has them).
+    #[arg(long, value_name = "PATH")]
+    input: Vec<PathBuf>,
+    /// Draw the first screen, print the time it took and exit (start-up benchmark).
+    #[arg(long, hide = true)]
+    exit_after_first_frame: bool,
+    /// Panic after the first frame (tests the panic screen).
+    #[arg(long, hide = true)]
+    test_panic: bool,
+}
+
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (w, h) = s.split_once('x').ok_or("expected COLSxROWS, e.g. 80x25")?;
+    let w: u16 = w.parse().map_err(|_| format!("bad width {w:?}"))?;
+    let h: u16 = h.parse().map_err(|_| format!("bad height {h:?}"))?;
+    if w < 20 || h < 8 {
+        return Err("the screen must be at least 20x8".into());
+    }
+    Ok((w, h))
 }
 
 #[derive(Subcommand)]
@@ -106,7 +148,12 @@ enum Command {
         /// Only make the device and package; print the commands to run.
         #[arg(long)]
         prepare_only: bool,
+        /// Open the recovery screen on the simulated device instead of applying headless.
+        #[arg(long, conflicts_with = "prepare_only")]
+        tui: bool,
     },
+    /// The recovery screen: pick a package from storage, check it, install it, see the result.
+    Tui(TuiArgs),
     /// Print the table of error codes.
     Codes {
         #[arg(long)]
@@ -147,8 +194,44 @@ fn print_failure(code: Code, detail: &str) {
     eprintln!("  what to do: {}", code.fix());
 }
 
+fn run_tui(device: &Path, args: &TuiArgs) -> anyhow::Result<ExitCode> {
+    let device = ProfileDevice::load(device)?;
+    let opts = tui::Options {
+        tty: args.tty.clone(),
+        size: args.size,
+        inputs: (!args.input.is_empty()).then(|| args.input.clone()),
+        exit_after_first_frame: args.exit_after_first_frame,
+        test_panic: args.test_panic,
+    };
+    let outcome = tui::run(std::sync::Arc::new(device), &opts)?;
+    if args.exit_after_first_frame {
+        println!(
+            "first frame after {:.1} ms",
+            outcome.first_frame.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(perform_power_action(outcome.action))
+}
+
+/// The screen's last word. Rebooting or powering off the machine belongs to the recovery init
+/// (reboot(2) after syncing and unmounting); run as an ordinary program, or on a simulated
+/// device, the updater says what it would do and exits.
+fn perform_power_action(action: PowerAction) -> ExitCode {
+    if action != PowerAction::Exit {
+        eprintln!(
+            "{} requested: recovery-updater is not the recovery init here, so it exits instead",
+            action.label()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return run_tui(&cli.tui.device, &cli.tui);
+    };
+    match command {
+        Command::Tui(args) => run_tui(&args.device, &args),
         Command::Keygen { algorithm, out } => {
             let alg: Algorithm = algorithm.parse().map_err(|_| Error::PackSpec {
                 reason: format!("unknown algorithm {algorithm}"),
@@ -266,8 +349,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let record = install::apply(&package, &device, sink.as_mut(), &Options::default());
             Ok(report_record(sink.as_mut(), json, &record, &device))
         }
-        Command::Demo { dir, prepare_only } => {
+        Command::Demo {
+            dir,
+            prepare_only,
+            tui,
+        } => {
             let d = demo::prepare(&dir)?;
+            if tui {
+                return run_tui(
+                    &d.device,
+                    &TuiArgs {
+                        device: d.device.clone(),
+                        tty: None,
+                        size: None,
+                        input: vec![],
+                        exit_after_first_frame: false,
+                        test_panic: false,
+                    },
+                );
+            }
             let dev = d.device.display();
             let pkg = d.package.display();
             if prepare_only {

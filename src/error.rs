@@ -148,6 +148,9 @@ codes! {
     ProfileInvalid = 9060, "DEVICE_PROFILE_INVALID",
         "The device profile in the recovery image is missing or invalid.",
         "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
+    WipeNotConfigured = 9065, "WIPE_NOT_CONFIGURED",
+        "Wipe data / factory reset is not configured on this device: the recovery knows no data partition to erase.",
+        "Nothing was erased. Use the vendor's recovery image that supports factory reset, or reset from the system's settings.";
     PackSpecInvalid = 9070, "PACK_SPEC_INVALID",
         "The package spec given to `pack` is invalid, or an image it names cannot be read.",
         "Fix the spec (see docs/FORMAT.md) and run pack again.";
@@ -418,6 +421,8 @@ pub enum Error {
     },
     #[error("device profile {path}: {reason}")]
     Profile { path: PathBuf, reason: String },
+    #[error("wipe data is not configured on this device ({product}): no data partition to erase")]
+    WipeNotConfigured { product: String },
     #[error("package spec: {reason}")]
     PackSpec { reason: String },
     #[error("key: {0}")]
@@ -482,6 +487,7 @@ impl HasCode for Error {
             Error::SlotState { .. } => Code::SlotStateInvalid,
             Error::StateWrite { .. } => Code::StateWriteFailed,
             Error::Profile { .. } => Code::ProfileInvalid,
+            Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
             Error::PackSpec { .. } => Code::PackSpecInvalid,
             Error::Key(_) => Code::KeyInvalid,
             Error::Cancelled => Code::Cancelled,

@@ -1,0 +1,319 @@
+//! The recovery screen end to end: the real binary in a real terminal (tmux, 80x25) on a
+//! simulated device, driven by keys (tmux send-keys) and by hardware key events (recorded
+//! `input_event`s written into a FIFO given with `--input`), checking the screen text at every
+//! step and the partitions afterwards.
+//!
+//! Waits poll `capture-pane` until the expected text shows or a generous deadline passes; no
+//! fixed sleep decides a result. Each test has its own tmux server (`-L`), killed on drop.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use recovery_updater::device::{boot_control, BootControl, Slot, SlotMode};
+use recovery_updater::ui::tui::input::{InputEvent, KEY_POWER, KEY_VOLUMEDOWN};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Tmux {
+    sock: String,
+    /// Everything the program wrote to the terminal (tmux pipe-pane), to see screens that
+    /// were up too briefly for a capture.
+    stream: PathBuf,
+}
+
+impl Tmux {
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-L").arg(&self.sock);
+        c
+    }
+
+    fn start(name: &str, dir: &Path, program: &str) -> Tmux {
+        let t = Tmux {
+            sock: format!("ru-tui-{}-{name}", std::process::id()),
+            stream: dir.join(format!("{name}.stream")),
+        };
+        // Keep the pane after the program exits so its last words and status can be read.
+        let shell = format!("{program}; echo \"[exit status $?]\"; sleep 600");
+        let out = t
+            .tmux()
+            .args(["-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "25"])
+            .args(["-s", "main"])
+            .arg(shell)
+            .env("TERM", "xterm")
+            .output()
+            .expect("tmux runs");
+        assert!(out.status.success(), "tmux: {}", text(&out));
+        let out = t
+            .tmux()
+            .args(["pipe-pane", "-t", "main", "-o"])
+            .arg(format!("cat >> {}", t.stream.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pipe-pane: {}", text(&out));
+        t
+    }
+
+    fn capture(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-t", "main"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = self
+                .tmux()
+                .args(["send-keys", "-t", "main", k])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "send-keys {k}: {}", text(&out));
+        }
+    }
+
+    /// Polls the screen until it shows every one of `needles`; returns that screen.
+    fn wait_for(&self, needles: &[&str]) -> String {
+        let t0 = Instant::now();
+        loop {
+            let screen = self.capture();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                t0.elapsed() < DEADLINE,
+                "screen never showed {needles:?}; it shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the program wrote, escape sequences and all.
+    fn stream(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.stream).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
+
+fn boot_control_of(misc: &[u8]) -> BootControl {
+    let off = boot_control::OFFSET as usize;
+    let raw: [u8; 32] = misc[off..off + 32].try_into().unwrap();
+    let (bc, d) = BootControl::decode(&raw);
+    assert_eq!(d, boot_control::Decoded::Valid);
+    bc
+}
+
+fn bin_path() -> &'static str {
+    env!("CARGO_BIN_EXE_recovery-updater")
+}
+
+/// A FIFO standing in for /dev/input/eventN.
+fn fifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+}
+
+/// Opens the FIFO for writing once the program has opened it for reading.
+fn open_writer(path: &Path) -> fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let t0 = Instant::now();
+    loop {
+        // O_NONBLOCK: fails with ENXIO instead of blocking while no reader has it open.
+        match fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(f) => return f,
+            Err(_) if t0.elapsed() < DEADLINE => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("the program never opened {}: {e}", path.display()),
+        }
+    }
+}
+
+/// A key press and release as a phone's gpio-keys driver reports them, with EV_SYN reports.
+fn tap(out: &mut fs::File, t: &mut i64, code: u16) {
+    let syn = |s: i64, us: i64| InputEvent {
+        sec: s,
+        usec: us,
+        kind: 0,
+        code: 0,
+        value: 0,
+    };
+    let mut rec = Vec::new();
+    for (dt, value) in [(0, 1), (120_000, 0)] {
+        let at = *t + dt;
+        let (s, us) = (at / 1_000_000, at % 1_000_000);
+        rec.extend_from_slice(&InputEvent::key(s, us, code, value).encode());
+        rec.extend_from_slice(&syn(s, us).encode());
+    }
+    *t += 1_000_000;
+    out.write_all(&rec).unwrap();
+}
+
+#[test]
+fn keyboard_walk_from_scan_to_success_then_partitions_hold_the_update() {
+    let fx = Fixture::new(SlotMode::Ab);
+    let pkg = fx.good_package();
+    fs::copy(&pkg, fx.dir.join("device/sdcard/update.zip")).unwrap();
+    let before = fx.snapshot();
+    let keys_fifo = fx.dir.join("keys.fifo");
+    fifo(&keys_fifo);
+    let t = Tmux::start(
+        "ok",
+        &fx.dir,
+        &format!(
+            "{} tui --device {} --input {}",
+            bin_path(),
+            fx.device.display(),
+            keys_fifo.display()
+        ),
+    );
+
+    let home = t.wait_for(&["Apply update from storage", "Power off", "revB"]);
+    assert!(home.contains("MPSS.DEMO.1.0.c3"), "{home}");
+    assert!(home.contains("slot a active"), "{home}");
+    assert!(home.contains("87%"), "{home}");
+
+    t.keys(&["Enter"]);
+    let list = t.wait_for(&["sdcard/update.zip", "Ready to install"]);
+    assert!(list.contains("1.1.0"), "{list}");
+
+    t.keys(&["Enter"]);
+    let checks = t.wait_for(&["Every check passed", "> Continue <"]);
+    for c in ["Signature", "Product", "Baseband", "Anti-rollback", "Battery"] {
+        assert!(
+            checks.lines().any(|l| l.contains("[ OK ]") && l.contains(c)),
+            "{c} not passed:\n{checks}"
+        );
+    }
+    // Nothing was written by looking at the package.
+    assert_eq!(fx.snapshot(), before);
+
+    t.keys(&["Enter"]);
+    let confirm = t.wait_for(&["Install this update?", "> Cancel <"]);
+    assert!(confirm.contains("1.0.0"), "{confirm}");
+    assert!(confirm.contains("slot b"), "{confirm}");
+    assert!(confirm.contains("Do not remove the SD card or power off"));
+
+    t.keys(&["Down", "Enter"]);
+    let done = t.wait_for(&["Update installed: 1.1.0", "Rebooting in"]);
+    assert!(done.contains("Slot b starts on the next boot"), "{done}");
+    // The progress screen was drawn on the way (the install of this small package is quicker
+    // than a capture): its title, gauges and the committed warning are in the output stream.
+    let stream = t.stream();
+    for s in ["Installing", "Overall", "Write system", "Do not remove the SD card or power off"] {
+        assert!(stream.contains(s), "progress screen never showed {s:?}");
+    }
+
+    // Any key stops the automatic reboot.
+    t.keys(&["Down"]);
+    t.wait_for(&["Automatic reboot stopped", "Reboot system now", "Back to main menu"]);
+
+    let after = fx.snapshot();
+    for (img, part) in [("boot.img", "boot_b.img"), ("system.img", "system_b.img")] {
+        let image = fs::read(fx.build(img)).unwrap();
+        assert_eq!(&after[part][..image.len()], &image[..], "{part} holds {img}");
+    }
+    for part in ["boot_a.img", "system_a.img", "vendor_a.img"] {
+        assert_eq!(after[part], before[part], "{part} (running slot) untouched");
+    }
+    assert_eq!(
+        after["vendor_b.img"], before["vendor_a.img"],
+        "vendor copied from slot a"
+    );
+    assert_eq!(boot_control_of(&after["misc.img"]).active(), Slot::B);
+
+    // The log viewer shows this install's log.
+    t.keys(&["Down", "Enter"]);
+    t.wait_for(&["Apply update from storage"]);
+    t.keys(&["Down", "Down", "Enter"]);
+    t.wait_for(&["last_log lines", "SUCCESS"]);
+    t.keys(&["Escape"]);
+    t.wait_for(&["Apply update from storage"]);
+
+    // Reboot on a simulated device: the program says so and exits cleanly.
+    t.keys(&["Down", "Down", "Down", "Down", "Enter"]);
+    let end = t.wait_for(&["[exit status 0]"]);
+    assert!(end.contains("reboot system requested"), "{end}");
+}
+
+#[test]
+fn hardware_keys_walk_a_corrupt_package_to_its_code_screen_and_slot_a_still_boots() {
+    let fx = Fixture::new(SlotMode::Ab);
+    let pkg = fx.good_package();
+    // Flip a byte inside boot.img's third chunk (boot.img is stored, so the byte is the data):
+    // every check passes, and the chunk hash stops the write there.
+    let off = data_offset(&pkg, "boot.img") + 2 * 65536 + 100;
+    let mut data = fs::read(&pkg).unwrap();
+    data[off as usize] ^= 0xff;
+    fs::write(fx.dir.join("device/sdcard/update.zip"), &data).unwrap();
+    let before = fx.snapshot();
+    let keys_fifo = fx.dir.join("keys.fifo");
+    fifo(&keys_fifo);
+    let t = Tmux::start(
+        "bad",
+        &fx.dir,
+        &format!(
+            "{} tui --device {} --input {}",
+            bin_path(),
+            fx.device.display(),
+            keys_fifo.display()
+        ),
+    );
+    let home = t.wait_for(&["Apply update from storage"]);
+    assert!(home.contains("Vol+/Vol-: move | Power: select"), "{home}");
+    let mut keys = open_writer(&keys_fifo);
+    let mut clock = 1_000_000_000i64;
+
+    tap(&mut keys, &mut clock, KEY_POWER);
+    t.wait_for(&["sdcard/update.zip", "Ready to install"]);
+    tap(&mut keys, &mut clock, KEY_POWER);
+    t.wait_for(&["Every check passed"]);
+    tap(&mut keys, &mut clock, KEY_POWER);
+    t.wait_for(&["Install this update?", "> Cancel <"]);
+    tap(&mut keys, &mut clock, KEY_VOLUMEDOWN);
+    t.wait_for(&["> Install <"]);
+    tap(&mut keys, &mut clock, KEY_POWER);
+
+    let screen = t.wait_for(&["E9030 IMAGE_CHUNK_HASH_MISMATCH", "What to do:"]);
+    assert!(screen.contains("ERROR"), "{screen}");
+    assert!(
+        screen.contains("the device still boots slot a"),
+        "{screen}"
+    );
+    assert!(screen.contains("last_log"), "{screen}");
+
+    let after = fx.snapshot();
+    for part in ["boot_a.img", "system_a.img", "vendor_a.img"] {
+        assert_eq!(after[part], before[part], "{part} (running slot) untouched");
+    }
+    // Only verified chunks reached slot b: what follows the bad chunk is as before.
+    assert_eq!(
+        &after["boot_b.img"][2 * 65536..],
+        &before["boot_b.img"][2 * 65536..]
+    );
+    let bc = boot_control_of(&after["misc.img"]);
+    assert_eq!(bc.active(), Slot::A);
+    assert!(
+        !bc.slot(Slot::B).bootable(),
+        "the half-written slot stays unbootable"
+    );
+
+    // Power on "View log" opens the log of this failure.
+    tap(&mut keys, &mut clock, KEY_POWER);
+    t.wait_for(&["last_log lines", "FAILED: E9030"]);
+}
