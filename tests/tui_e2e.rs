@@ -245,8 +245,11 @@ fn keyboard_walk_from_scan_to_success_then_partitions_hold_the_update() {
     t.keys(&["Escape"]);
     t.wait_for(&["Apply update from storage"]);
 
-    // Reboot on a simulated device: the program says so and exits cleanly.
-    t.keys(&["Down", "Down", "Down", "Down", "Enter"]);
+    // Reboot on a simulated device: the program says so and exits cleanly. The menu kept its
+    // place on "View logs"; "Reboot system" is two below.
+    t.keys(&["Down", "Down"]);
+    t.wait_for(&["> Reboot system "]);
+    t.keys(&["Enter"]);
     let end = t.wait_for(&["[exit status 0]"]);
     assert!(end.contains("reboot system requested"), "{end}");
 }
@@ -316,4 +319,95 @@ fn hardware_keys_walk_a_corrupt_package_to_its_code_screen_and_slot_a_still_boot
     // Power on "View log" opens the log of this failure.
     tap(&mut keys, &mut clock, KEY_POWER);
     t.wait_for(&["last_log lines", "FAILED: E9030"]);
+}
+
+fn pane_tty(t: &Tmux) -> String {
+    let out = t
+        .tmux()
+        .args(["display-message", "-p", "-t", "main", "#{pane_tty}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn stty(tty: &str) -> String {
+    let out = Command::new("stty").args(["-F", tty, "-a"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn draws_on_a_tty_given_with_tty_without_a_controlling_terminal_and_follows_resizes() {
+    let fx = Fixture::new(SlotMode::Ab);
+    // A pane whose terminal nobody reads: it stands for /dev/tty1 on a device.
+    let t = Tmux::start("tty", &fx.dir, "sleep 600");
+    let tty = pane_tty(&t);
+    assert!(tty.starts_with("/dev/"), "{tty}");
+    let cooked = stty(&tty);
+    // setsid: a new session with no controlling terminal, as a recovery init has none.
+    let mut child = Command::new("setsid")
+        .arg(bin_path())
+        .args(["tui", "--device"])
+        .arg(&fx.device)
+        .args(["--tty", &tty])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let home = t.wait_for(&["Apply update from storage", "┌ Device"]);
+    assert!(home.contains("Up/Down: move | Enter: select"), "{home}");
+    assert!(!stty(&tty).contains(" icanon"), "raw mode while the screen is up");
+
+    // A smaller screen: the compact layout; and back.
+    let resize = |w: &str, h: &str| {
+        let out = t
+            .tmux()
+            .args(["resize-window", "-t", "main", "-x", w, "-y", h])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    resize("40", "12");
+    let small = t.wait_for(&["Up/Dn: move | Enter: OK", "> Apply update from storage"]);
+    assert!(small.contains("bat 87%"), "{small}");
+    resize("80", "25");
+    t.wait_for(&["┌ Device", "Up/Down: move | Enter: select"]);
+
+    t.keys(&["Down", "Down", "Down", "Down"]);
+    t.wait_for(&["> Reboot system "]);
+    t.keys(&["Enter"]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < DEADLINE, "the program did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{status:?} {err}");
+    assert!(err.contains("reboot system requested"), "{err}");
+    // The terminal is back as it was.
+    assert_eq!(stty(&tty), cooked);
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_leaves_the_internal_error_code_on_screen() {
+    let fx = Fixture::new(SlotMode::Ab);
+    let t = Tmux::start(
+        "panic",
+        &fx.dir,
+        &format!(
+            "{} tui --device {} --test-panic",
+            bin_path(),
+            fx.device.display()
+        ),
+    );
+    let screen = t.wait_for(&["E9099 INTERNAL_ERROR", "[exit status 99]"]);
+    assert!(screen.contains("--test-panic"), "{screen}");
+    assert!(screen.contains("What to do: Restart into recovery"), "{screen}");
+    let tty = pane_tty(&t);
+    let now = stty(&tty);
+    assert!(now.contains(" icanon") && now.contains(" echo "), "{now}");
 }
