@@ -44,7 +44,16 @@ impl Tmux {
         let shell = format!("{program}; echo \"[exit status $?]\"; sleep 600");
         let out = t
             .tmux()
-            .args(["-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "25"])
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "80",
+                "-y",
+                "25",
+            ])
             .args(["-s", "main"])
             .arg(shell)
             .env("TERM", "xterm")
@@ -194,9 +203,17 @@ fn keyboard_walk_from_scan_to_success_then_partitions_hold_the_update() {
 
     t.keys(&["Enter"]);
     let checks = t.wait_for(&["Every check passed", "> Continue <"]);
-    for c in ["Signature", "Product", "Baseband", "Anti-rollback", "Battery"] {
+    for c in [
+        "Signature",
+        "Product",
+        "Baseband",
+        "Anti-rollback",
+        "Battery",
+    ] {
         assert!(
-            checks.lines().any(|l| l.contains("[ OK ]") && l.contains(c)),
+            checks
+                .lines()
+                .any(|l| l.contains("[ OK ]") && l.contains(c)),
             "{c} not passed:\n{checks}"
         );
     }
@@ -215,18 +232,31 @@ fn keyboard_walk_from_scan_to_success_then_partitions_hold_the_update() {
     // The progress screen was drawn on the way (the install of this small package is quicker
     // than a capture): its title, gauges and the committed warning are in the output stream.
     let stream = t.stream();
-    for s in ["Installing", "Overall", "Write system", "Do not remove the SD card or power off"] {
+    for s in [
+        "Installing",
+        "Overall",
+        "Write system",
+        "Do not remove the SD card or power off",
+    ] {
         assert!(stream.contains(s), "progress screen never showed {s:?}");
     }
 
     // Any key stops the automatic reboot.
     t.keys(&["Down"]);
-    t.wait_for(&["Automatic reboot stopped", "Reboot system now", "Back to main menu"]);
+    t.wait_for(&[
+        "Automatic reboot stopped",
+        "Reboot system now",
+        "Back to main menu",
+    ]);
 
     let after = fx.snapshot();
     for (img, part) in [("boot.img", "boot_b.img"), ("system.img", "system_b.img")] {
         let image = fs::read(fx.build(img)).unwrap();
-        assert_eq!(&after[part][..image.len()], &image[..], "{part} holds {img}");
+        assert_eq!(
+            &after[part][..image.len()],
+            &image[..],
+            "{part} holds {img}"
+        );
     }
     for part in ["boot_a.img", "system_a.img", "vendor_a.img"] {
         assert_eq!(after[part], before[part], "{part} (running slot) untouched");
@@ -294,10 +324,7 @@ fn hardware_keys_walk_a_corrupt_package_to_its_code_screen_and_slot_a_still_boot
 
     let screen = t.wait_for(&["E9030 IMAGE_CHUNK_HASH_MISMATCH", "What to do:"]);
     assert!(screen.contains("ERROR"), "{screen}");
-    assert!(
-        screen.contains("the device still boots slot a"),
-        "{screen}"
-    );
+    assert!(screen.contains("the device still boots slot a"), "{screen}");
     assert!(screen.contains("last_log"), "{screen}");
 
     let after = fx.snapshot();
@@ -331,7 +358,10 @@ fn pane_tty(t: &Tmux) -> String {
 }
 
 fn stty(tty: &str) -> String {
-    let out = Command::new("stty").args(["-F", tty, "-a"]).output().unwrap();
+    let out = Command::new("stty")
+        .args(["-F", tty, "-a"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -356,7 +386,10 @@ fn draws_on_a_tty_given_with_tty_without_a_controlling_terminal_and_follows_resi
         .unwrap();
     let home = t.wait_for(&["Apply update from storage", "┌ Device"]);
     assert!(home.contains("Up/Down: move | Enter: select"), "{home}");
-    assert!(!stty(&tty).contains(" icanon"), "raw mode while the screen is up");
+    assert!(
+        !stty(&tty).contains(" icanon"),
+        "raw mode while the screen is up"
+    );
 
     // A smaller screen: the compact layout; and back.
     let resize = |w: &str, h: &str| {
@@ -406,7 +439,10 @@ fn a_panic_restores_the_terminal_and_leaves_the_internal_error_code_on_screen() 
     );
     let screen = t.wait_for(&["E9099 INTERNAL_ERROR", "[exit status 99]"]);
     assert!(screen.contains("--test-panic"), "{screen}");
-    assert!(screen.contains("What to do: Restart into recovery"), "{screen}");
+    assert!(
+        screen.contains("What to do: Restart into recovery"),
+        "{screen}"
+    );
     let tty = pane_tty(&t);
     let now = stty(&tty);
     assert!(now.contains(" icanon") && now.contains(" echo "), "{now}");

@@ -433,9 +433,8 @@ impl ProgressState {
             Event::Committed => {
                 self.committed = true;
                 if self.cancel_requested {
-                    self.notice = Some(
-                        "Too late to cancel: writing has started. Do not power off.".into(),
-                    );
+                    self.notice =
+                        Some("Too late to cancel: writing has started. Do not power off.".into());
                 }
             }
             Event::Check { .. } | Event::Log { .. } => {}
@@ -605,10 +604,7 @@ impl App {
             }
             Msg::InstallDone(record) => self.install_done(*record),
             Msg::LogLoaded { path, text } => {
-                if let Screen::Log {
-                    lines, scroll, ..
-                } = &mut self.screen
-                {
+                if let Screen::Log { lines, scroll, .. } = &mut self.screen {
                     let l: Option<Vec<String>> =
                         text.map(|t| t.lines().map(str::to_string).collect());
                     // Open at the end: the newest lines are what the user came for.
@@ -732,7 +728,9 @@ impl App {
                 }
                 Key::Enter => self.home_select(),
                 Key::Back => {
-                    self.notice = Some("This is the main menu: choose Reboot system to leave recovery.".into());
+                    self.notice = Some(
+                        "This is the main menu: choose Reboot system to leave recovery.".into(),
+                    );
                     vec![]
                 }
                 _ => vec![],

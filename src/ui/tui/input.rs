@@ -147,7 +147,8 @@ impl InputEvent {
         let long = |at: usize| -> i64 {
             let mut a = [0u8; L];
             a.copy_from_slice(&b[at..at + L]);
-            libc::c_long::from_ne_bytes(a) as i64
+            // c_long is i32 on 32-bit targets, i64 on 64-bit ones.
+            i64::from(libc::c_long::from_ne_bytes(a))
         };
         let t = 2 * L;
         InputEvent {

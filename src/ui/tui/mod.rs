@@ -159,7 +159,10 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
     let (tx, rx) = mpsc::channel::<Msg>();
 
     let mut app = App::new(read_facts(&*device), start.elapsed());
-    let devices = opts.inputs.clone().unwrap_or_else(input::discover_key_devices);
+    let devices = opts
+        .inputs
+        .clone()
+        .unwrap_or_else(input::discover_key_devices);
     app.hardware_keys = !devices.is_empty();
 
     let mut size = tty.size();

@@ -212,7 +212,10 @@ impl Tty {
     }
 
     fn terminal(&self, size: (u16, u16)) -> io::Result<TuiTerminal> {
-        let backend = FixedBackend::new(BufWriter::with_capacity(64 * 1024, self.out.try_clone()?), size);
+        let backend = FixedBackend::new(
+            BufWriter::with_capacity(64 * 1024, self.out.try_clone()?),
+            size,
+        );
         Terminal::with_options(
             backend,
             TerminalOptions {

@@ -234,7 +234,10 @@ fn at_confirm(pkg: PackageInfo) -> App {
 fn at_progress(pkg: PackageInfo) -> App {
     let mut a = at_confirm(pkg.clone());
     key(&mut a, Key::Down, 0.7);
-    assert_eq!(key(&mut a, Key::Enter, 0.8), vec![Effect::Install(pkg.path)]);
+    assert_eq!(
+        key(&mut a, Key::Enter, 0.8),
+        vec![Effect::Install(pkg.path)]
+    );
     a
 }
 
@@ -267,7 +270,9 @@ fn mid_progress() -> App {
         phase: Phase::Signature,
     });
     evs.extend(checks);
-    evs.push(Event::Phase { phase: Phase::Write });
+    evs.push(Event::Phase {
+        phase: Phase::Write,
+    });
     evs.push(Event::Log {
         message: "slot b marked unbootable while it is written".into(),
     });
@@ -554,18 +559,30 @@ fn confirm_defaults_to_cancel() {
 fn progress_never_goes_backwards_nor_shows_100_before_done() {
     let mut a = at_progress(good());
     let total = 31 * MIB;
-    engine(&mut a, 1.0, vec![progress_event("boot", MIB, 3 * MIB, 10 * MIB)]);
+    engine(
+        &mut a,
+        1.0,
+        vec![progress_event("boot", MIB, 3 * MIB, 10 * MIB)],
+    );
     let Screen::Progress(p) = &a.screen else {
         panic!()
     };
     assert_eq!(p.percent(), 32);
     // A late, smaller count (e.g. reordered) does not move the bar back.
-    engine(&mut a, 1.1, vec![progress_event("boot", MIB, 3 * MIB, 5 * MIB)]);
+    engine(
+        &mut a,
+        1.1,
+        vec![progress_event("boot", MIB, 3 * MIB, 5 * MIB)],
+    );
     let Screen::Progress(p) = &a.screen else {
         panic!()
     };
     assert_eq!(p.percent(), 32);
-    engine(&mut a, 1.2, vec![progress_event("system", 24 * MIB, 24 * MIB, total)]);
+    engine(
+        &mut a,
+        1.2,
+        vec![progress_event("system", 24 * MIB, 24 * MIB, total)],
+    );
     let Screen::Progress(p) = &a.screen else {
         panic!()
     };

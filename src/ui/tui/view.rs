@@ -111,7 +111,10 @@ fn header(frame: &mut Frame, area: Rect, app: &App) {
     right.push(' ');
     let width = area.width as usize;
     let line = if left.len() + right.len() < width {
-        format!("{left}{}{right}", " ".repeat(width - left.len() - right.len()))
+        format!(
+            "{left}{}{right}",
+            " ".repeat(width - left.len() - right.len())
+        )
     } else {
         left
     };
@@ -192,7 +195,10 @@ fn menu_lines<'a>(items: &[&'a str], sel: usize, width: u16) -> Vec<Line<'a>> {
 
 fn home(frame: &mut Frame, area: Rect, app: &App) {
     let f = &app.facts;
-    let version = f.current_version.clone().unwrap_or_else(|| "unknown".into());
+    let version = f
+        .current_version
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
     if compact(area) {
         let lines = vec![
             Line::from(vec![
@@ -295,7 +301,10 @@ fn not_found_lines(f: &DeviceFacts) -> Vec<Line<'static>> {
         Line::raw(""),
         Line::raw(c.meaning()),
         Line::raw(""),
-        Line::from(vec![Span::styled("What to do: ", bold()), Span::raw(c.fix())]),
+        Line::from(vec![
+            Span::styled("What to do: ", bold()),
+            Span::raw(c.fix()),
+        ]),
         Line::raw(""),
         Line::raw(format!("Looked in: {}", places.join(", "))),
     ]
@@ -326,7 +335,9 @@ fn packages(frame: &mut Frame, area: Rect, app: &App, scanning: bool) {
     let mut lines: Vec<Line> = Vec::new();
     let w = area.width as usize;
     if !small {
-        lines.push(Line::raw("Choose a package. Every check runs before anything is written."));
+        lines.push(Line::raw(
+            "Choose a package. Every check runs before anything is written.",
+        ));
         lines.push(Line::raw(""));
         let name_w = w.saturating_sub(47).max(10);
         lines.push(Line::styled(
@@ -589,8 +600,7 @@ fn confirm(frame: &mut Frame, area: Rect, app: &App, pkg: &PackageInfo, sel: usi
             yellow(),
         ));
     }
-    let [top, bottom] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
     frame.render_widget(Paragraph::new(buttons(&["Cancel", "Install"], sel)), bottom);
 }
@@ -692,12 +702,10 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), phases);
-    let [l1, r1] =
-        Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g1);
+    let [l1, r1] = Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g1);
     frame.render_widget(Paragraph::new(Span::styled("Overall", bold())), l1);
     frame.render_widget(gauge(overall, pct, Color::Green), r1);
-    let [l2, r2] =
-        Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g2);
+    let [l2, r2] = Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g2);
     frame.render_widget(Paragraph::new(Span::styled("Image", bold())), l2);
     if p.partition.is_some() {
         frame.render_widget(gauge(image, p.image_percent(), Color::Cyan), r2);
@@ -708,9 +716,18 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
 }
 
 fn log_tail(frame: &mut Frame, area: Rect, p: &ProgressState, border: bool) {
-    let inner = if border { area.height.saturating_sub(2) } else { area.height } as usize;
+    let inner = if border {
+        area.height.saturating_sub(2)
+    } else {
+        area.height
+    } as usize;
     let skip = p.log.len().saturating_sub(inner);
-    let lines: Vec<Line> = p.log.iter().skip(skip).map(|l| Line::raw(l.clone())).collect();
+    let lines: Vec<Line> = p
+        .log
+        .iter()
+        .skip(skip)
+        .map(|l| Line::raw(l.clone()))
+        .collect();
     let mut para = Paragraph::new(lines);
     if border {
         para = para.block(Block::new().borders(Borders::ALL).title(" Log "));
@@ -839,7 +856,11 @@ fn result(frame: &mut Frame, area: Rect, app: &App, r: &ResultState) {
     let items = r.items();
     let [top, bottom] = Layout::vertical([
         Constraint::Min(1),
-        Constraint::Length(if r.reboot_at.is_some() { 1 } else { items.len() as u16 }),
+        Constraint::Length(if r.reboot_at.is_some() {
+            1
+        } else {
+            items.len() as u16
+        }),
     ])
     .areas(area);
     let lines = match &r.outcome {
@@ -862,7 +883,10 @@ fn result(frame: &mut Frame, area: Rect, app: &App, r: &ResultState) {
             warnings,
             log,
         } => {
-            let mut l = vec![Line::styled(format!("Update installed: {to_version}"), green())];
+            let mut l = vec![Line::styled(
+                format!("Update installed: {to_version}"),
+                green(),
+            )];
             if !small {
                 l.push(Line::raw(""));
             }
@@ -873,7 +897,10 @@ fn result(frame: &mut Frame, area: Rect, app: &App, r: &ResultState) {
                 None => l.push(Line::raw("The new version starts on the next boot.")),
             }
             if !small {
-                l.push(Line::raw(format!("{} written and verified.", human_bytes(*bytes_written))));
+                l.push(Line::raw(format!(
+                    "{} written and verified.",
+                    human_bytes(*bytes_written)
+                )));
                 for w in warnings {
                     l.push(Line::styled(format!("Note: {w}"), yellow()));
                 }
@@ -912,7 +939,10 @@ fn log_view(
         frame.render_widget(
             Paragraph::new(vec![
                 Line::styled("No log yet.", bold()),
-                Line::raw(format!("{} does not exist: no install has run.", path.display())),
+                Line::raw(format!(
+                    "{} does not exist: no install has run.",
+                    path.display()
+                )),
             ])
             .wrap(Wrap { trim: false }),
             area,
@@ -920,8 +950,11 @@ fn log_view(
         return;
     };
     let small = compact(area);
-    let inner = if small { area.height.saturating_sub(1) } else { area.height.saturating_sub(2) }
-        as usize;
+    let inner = if small {
+        area.height.saturating_sub(1)
+    } else {
+        area.height.saturating_sub(2)
+    } as usize;
     app.log_page.set(inner.max(1));
     let max = lines.len().saturating_sub(inner);
     let first = scroll.min(max);
@@ -932,7 +965,9 @@ fn log_view(
         .collect();
     let title = format!(
         " {} lines {}-{} of {} ",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         if lines.is_empty() { 0 } else { first + 1 },
         last,
         lines.len()
@@ -985,7 +1020,11 @@ fn last_install(
             l.push(row("Started", r.started_at.clone()));
             l.push(row(
                 "Took",
-                format!("{:.1} s, {} written", r.duration_ms as f64 / 1000.0, human_bytes(r.bytes_written)),
+                format!(
+                    "{:.1} s, {} written",
+                    r.duration_ms as f64 / 1000.0,
+                    human_bytes(r.bytes_written)
+                ),
             ));
             if !r.success() {
                 l.push(row("Detail", r.message.clone()));
@@ -994,13 +1033,9 @@ fn last_install(
             l
         }
     };
-    let [top, bottom] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
-    frame.render_widget(
-        Paragraph::new(Line::styled("> Back", selected())),
-        bottom,
-    );
+    frame.render_widget(Paragraph::new(Line::styled("> Back", selected())), bottom);
 }
 
 fn wipe(frame: &mut Frame, area: Rect, stage: u8, sel: usize) {
@@ -1021,9 +1056,12 @@ fn wipe(frame: &mut Frame, area: Rect, stage: u8, sel: usize) {
             Line::raw("This is the last confirmation. All user data will be lost."),
         ]
     };
-    let confirm = if stage == 1 { "Wipe data" } else { "Yes, wipe all data" };
-    let [top, bottom] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let confirm = if stage == 1 {
+        "Wipe data"
+    } else {
+        "Yes, wipe all data"
+    };
+    let [top, bottom] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
     frame.render_widget(Paragraph::new(buttons(&["Cancel", confirm], sel)), bottom);
 }
@@ -1032,12 +1070,8 @@ fn wipe(frame: &mut Frame, area: Rect, stage: u8, sel: usize) {
 /// state behind it. Drawn by the panic hook onto a fresh terminal.
 pub fn draw_fatal(frame: &mut Frame, code: Code, message: &str) {
     let area = frame.area();
-    let [head, body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-    frame.render_widget(
-        Paragraph::new(" RECOVERY | Error").style(title_bar()),
-        head,
-    );
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    frame.render_widget(Paragraph::new(" RECOVERY | Error").style(title_bar()), head);
     // A panic says nothing about what was written: no device state line.
     let lines = failure_text(code, message, &Written::Nothing, None, compact(body), false);
     frame.render_widget(
