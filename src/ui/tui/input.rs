@@ -144,10 +144,12 @@ impl InputEvent {
 
     pub fn parse(b: &[u8; EVENT_SIZE]) -> InputEvent {
         const L: usize = std::mem::size_of::<libc::c_long>();
+        // c_long is i32 on 32-bit targets and i64 on 64-bit ones: the conversion is needed
+        // only on the former.
+        #[allow(clippy::useless_conversion)]
         let long = |at: usize| -> i64 {
             let mut a = [0u8; L];
             a.copy_from_slice(&b[at..at + L]);
-            // c_long is i32 on 32-bit targets, i64 on 64-bit ones.
             i64::from(libc::c_long::from_ne_bytes(a))
         };
         let t = 2 * L;
