@@ -8,7 +8,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::device::SlotMode;
@@ -613,11 +613,22 @@ fn clock(secs: u64) -> String {
     }
 }
 
-fn gauge(label: String, percent: u16, color: Color) -> Gauge<'static> {
-    Gauge::default()
-        .gauge_style(Style::new().fg(color).bg(Color::Black))
-        .percent(percent.min(100))
-        .label(Span::styled(label, bold()))
+/// A bar of full blocks on light shade (both in every console font, and the empty part stays
+/// visible on a black screen), with its text to the right.
+fn bar(frame: &mut Frame, area: Rect, text: String, text_w: u16, percent: u16, color: Color) {
+    let text_w = text_w.min(area.width / 2);
+    let [b, t] =
+        Layout::horizontal([Constraint::Min(4), Constraint::Length(text_w)]).areas(area);
+    let w = b.width as usize;
+    let filled = w * usize::from(percent.min(100)) / 100;
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("\u{2588}".repeat(filled), Style::new().fg(color)),
+            Span::raw("\u{2591}".repeat(w - filled)),
+        ])),
+        b,
+    );
+    frame.render_widget(Paragraph::new(Span::styled(text, bold())), t);
 }
 
 fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
@@ -658,9 +669,9 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
         ])
         .areas(area);
         frame.render_widget(Paragraph::new(Line::styled(cur, bold())), a);
-        frame.render_widget(gauge(overall, pct, Color::Green), b);
+        bar(frame, b, format!(" {pct}%"), 13, pct, Color::Green);
         if p.partition.is_some() {
-            frame.render_widget(gauge(image, p.image_percent(), Color::Cyan), c);
+            bar(frame, c, format!(" {image}"), 13, p.image_percent(), Color::Cyan);
         }
         frame.render_widget(Paragraph::new(speed), d);
         frame.render_widget(Paragraph::new(notice), e);
@@ -704,11 +715,11 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
     frame.render_widget(Paragraph::new(lines), phases);
     let [l1, r1] = Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g1);
     frame.render_widget(Paragraph::new(Span::styled("Overall", bold())), l1);
-    frame.render_widget(gauge(overall, pct, Color::Green), r1);
+    bar(frame, r1, format!(" {overall}"), 28, pct, Color::Green);
     let [l2, r2] = Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g2);
     frame.render_widget(Paragraph::new(Span::styled("Image", bold())), l2);
     if p.partition.is_some() {
-        frame.render_widget(gauge(image, p.image_percent(), Color::Cyan), r2);
+        bar(frame, r2, format!(" {image}"), 28, p.image_percent(), Color::Cyan);
     }
     frame.render_widget(Paragraph::new(format!("{:10}{speed}", "")), sp);
     frame.render_widget(Paragraph::new(notice), nt);
