@@ -617,8 +617,7 @@ fn clock(secs: u64) -> String {
 /// visible on a black screen), with its text to the right.
 fn bar(frame: &mut Frame, area: Rect, text: String, text_w: u16, percent: u16, color: Color) {
     let text_w = text_w.min(area.width / 2);
-    let [b, t] =
-        Layout::horizontal([Constraint::Min(4), Constraint::Length(text_w)]).areas(area);
+    let [b, t] = Layout::horizontal([Constraint::Min(4), Constraint::Length(text_w)]).areas(area);
     let w = b.width as usize;
     let filled = w * usize::from(percent.min(100)) / 100;
     frame.render_widget(
@@ -671,7 +670,14 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
         frame.render_widget(Paragraph::new(Line::styled(cur, bold())), a);
         bar(frame, b, format!(" {pct}%"), 13, pct, Color::Green);
         if p.partition.is_some() {
-            bar(frame, c, format!(" {image}"), 13, p.image_percent(), Color::Cyan);
+            bar(
+                frame,
+                c,
+                format!(" {image}"),
+                13,
+                p.image_percent(),
+                Color::Cyan,
+            );
         }
         frame.render_widget(Paragraph::new(speed), d);
         frame.render_widget(Paragraph::new(notice), e);
@@ -719,7 +725,14 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
     let [l2, r2] = Layout::horizontal([Constraint::Length(10), Constraint::Min(10)]).areas(g2);
     frame.render_widget(Paragraph::new(Span::styled("Image", bold())), l2);
     if p.partition.is_some() {
-        bar(frame, r2, format!(" {image}"), 28, p.image_percent(), Color::Cyan);
+        bar(
+            frame,
+            r2,
+            format!(" {image}"),
+            28,
+            p.image_percent(),
+            Color::Cyan,
+        );
     }
     frame.render_widget(Paragraph::new(format!("{:10}{speed}", "")), sp);
     frame.render_widget(Paragraph::new(notice), nt);
