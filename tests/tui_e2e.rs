@@ -423,6 +423,97 @@ fn draws_on_a_tty_given_with_tty_without_a_controlling_terminal_and_follows_resi
     assert!(err.contains("reboot system requested"), "{err}");
     // The terminal is back as it was.
     assert_eq!(stty(&tty), cooked);
+
+    // SIGTERM on the main menu: a quit request; the terminal is restored before the exit.
+    let mut child = Command::new("setsid")
+        .arg(bin_path())
+        .args(["tui", "--device"])
+        .arg(&fx.device)
+        .args(["--tty", &tty])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    t.wait_for(&["Apply update from storage", "┌ Device"]);
+    assert_ne!(stty(&tty), cooked);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < DEADLINE, "SIGTERM did not end the program");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(stty(&tty), cooked);
+}
+
+#[test]
+fn a_package_for_another_baseband_stops_at_the_pre_check_with_its_code() {
+    let fx = Fixture::new(SlotMode::Ab);
+    let spec = fx.spec_with("basebands = [\"MPSS.OTHER.2.*\"]");
+    let pkg = fx.pack(&spec, &fx.key, "other.zip");
+    fs::copy(&pkg, fx.dir.join("device/sdcard/update.zip")).unwrap();
+    let before = fx.snapshot();
+    let t = Tmux::start(
+        "baseband",
+        &fx.dir,
+        &format!("{} tui --device {}", bin_path(), fx.device.display()),
+    );
+    t.wait_for(&["Apply update from storage"]);
+    t.keys(&["Enter"]);
+    let list = t.wait_for(&["sdcard/update.zip", "E9040 BASEBAND_MISMATCH"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("sdcard/update.zip") && l.trim_end().ends_with("NO")),
+        "not marked as not meant for this device:\n{list}"
+    );
+    t.keys(&["Enter"]);
+    let checks = t.wait_for(&["Cannot install: E9040 BASEBAND_MISMATCH", "> Show error <"]);
+    assert!(
+        checks
+            .lines()
+            .any(|l| l.contains("[FAIL]") && l.contains("Baseband")),
+        "{checks}"
+    );
+    assert!(checks.contains("Nothing was written."), "{checks}");
+    t.keys(&["Enter"]);
+    let code = t.wait_for(&[
+        "E9040 BASEBAND_MISMATCH",
+        "What to do:",
+        "> Back to main menu",
+    ]);
+    assert!(
+        code.contains("Nothing was written: the device is unchanged."),
+        "{code}"
+    );
+    assert_eq!(fx.snapshot(), before);
+    assert!(!fx.state_file("last_install.json").exists());
+}
+
+#[test]
+fn demo_tui_opens_the_screen_on_the_simulated_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        "demo",
+        dir.path(),
+        &format!(
+            "{} demo --tui --dir {}",
+            bin_path(),
+            dir.path().join("d").display()
+        ),
+    );
+    t.wait_for(&[
+        "Apply update from storage",
+        "demo-phone",
+        "MPSS.DEMO.1.0.c3",
+    ]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["sdcard/update.zip", "Ready to install"]);
+    // Ctrl-C outside an install leaves the screen.
+    t.keys(&["C-c"]);
+    t.wait_for(&["[exit status 0]"]);
 }
 
 #[test]

@@ -26,6 +26,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use ratatui::layout::Rect;
 
 use crate::device::storage::{scan_folders, Found};
@@ -157,6 +158,23 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
     term::install_panic_hook();
     let mut terminal = tty.enter().map_err(|e| internal("terminal setup", e))?;
     let (tx, rx) = mpsc::channel::<Msg>();
+    // SIGTERM, SIGHUP and SIGQUIT become a quit request (as Ctrl-C in raw mode does): the screen
+    // then restores the terminal before exiting, and while flash is being written the request is
+    // refused like any other. Blocked here, before any thread starts, so every thread inherits
+    // the mask and only the waiting thread receives them.
+    let signals = quit_signals();
+    let old_mask = signals.thread_swap_mask(SigmaskHow::SIG_BLOCK).ok();
+    let _unblock = Unblock(old_mask);
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while let Ok(_sig) = signals.wait() {
+                if tx.send(Msg::Key(input::Key::Interrupt)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
 
     let mut app = App::new(read_facts(&*device), start.elapsed());
     let devices = opts
@@ -227,6 +245,25 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
                     first_frame,
                 });
             }
+        }
+    }
+}
+
+fn quit_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+        set.add(s);
+    }
+    set
+}
+
+/// Puts the signal mask back when the screen is done.
+struct Unblock(Option<SigSet>);
+
+impl Drop for Unblock {
+    fn drop(&mut self) {
+        if let Some(old) = self.0.take() {
+            let _ = old.thread_set_mask();
         }
     }
 }
