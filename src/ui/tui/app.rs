@@ -604,13 +604,18 @@ impl App {
             }
             Msg::InstallDone(record) => self.install_done(*record),
             Msg::LogLoaded { path, text } => {
-                if let Screen::Log { lines, scroll, .. } = &mut self.screen {
+                if let Screen::Log {
+                    path: shown,
+                    lines,
+                    scroll,
+                } = &mut self.screen
+                {
                     let l: Option<Vec<String>> =
                         text.map(|t| t.lines().map(str::to_string).collect());
                     // Open at the end: the newest lines are what the user came for.
                     *scroll = l.as_ref().map(|l| l.len()).unwrap_or(0);
                     *lines = l;
-                    let _ = path;
+                    *shown = path;
                 }
                 vec![]
             }
@@ -715,7 +720,6 @@ impl App {
         if k == Key::Interrupt {
             return self.interrupt();
         }
-        let now = self.now;
         match &mut self.screen {
             Screen::Home => match k {
                 Key::Up => {
@@ -892,10 +896,7 @@ impl App {
                     *sel = 0;
                     vec![]
                 }
-                Key::Enter => {
-                    let _ = now;
-                    vec![Effect::Wipe]
-                }
+                Key::Enter => vec![Effect::Wipe],
                 _ => vec![],
             },
         }

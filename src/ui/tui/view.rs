@@ -512,14 +512,13 @@ fn precheck(frame: &mut Frame, area: Rect, pkg: &PackageInfo, checking: bool, se
         }
     };
     let n = lines.len() as u16;
-    let [top, gap, rest, bottom] = Layout::vertical([
+    let [top, _gap, rest, bottom] = Layout::vertical([
         Constraint::Length(n),
         Constraint::Length(if small { 0 } else { 1 }),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
-    let _ = gap;
     // Check rows keep one line each (long details are cut at the edge); the explanation wraps.
     frame.render_widget(Paragraph::new(lines), top);
     frame.render_widget(Paragraph::new(explain).wrap(Wrap { trim: false }), rest);
