@@ -957,7 +957,8 @@ impl App {
 
     fn go_home(&mut self) -> Vec<Effect> {
         self.screen = Screen::Home;
-        vec![]
+        // Battery and free space move: show them as they are now.
+        vec![Effect::RefreshFacts]
     }
 
     fn back_to_packages(&mut self) -> Vec<Effect> {

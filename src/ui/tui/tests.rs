@@ -411,6 +411,55 @@ fn snapshot_progress() {
 }
 
 #[test]
+fn snapshot_progress_in_place() {
+    // A single-slot device: every image is verified before the first write.
+    let mut pkg = good();
+    let mut pl = plan(false);
+    pl.mode = SlotMode::Single;
+    pl.active_slot = None;
+    pl.target_slot = None;
+    pl.images.truncate(2);
+    pl.total_bytes = 2 * 27 * MIB;
+    pkg.plan = Some(pl);
+    let mut a = at_progress(pkg);
+    engine(
+        &mut a,
+        1.0,
+        vec![
+            Event::Phase {
+                phase: Phase::Verify,
+            },
+            Event::Progress {
+                phase: Phase::Verify,
+                partition: "boot".into(),
+                image_done: MIB,
+                image_total: 3 * MIB,
+                done: MIB,
+                total: 54 * MIB,
+            },
+        ],
+    );
+    engine(
+        &mut a,
+        2.0,
+        vec![Event::Progress {
+            phase: Phase::Verify,
+            partition: "system".into(),
+            image_done: 8 * MIB,
+            image_total: 24 * MIB,
+            done: 11 * MIB,
+            total: 54 * MIB,
+        }],
+    );
+    snap("progress_in_place_verifying", &a);
+    let text = screen_text(&a, 80, 25);
+    assert!(text.contains("[ >> ] Verify every image"), "{text}");
+    assert!(!text.contains("Switch to slot"), "{text}");
+    // Not committed yet: Esc cancels.
+    assert!(text.contains("Esc: cancel (nothing written yet)"), "{text}");
+}
+
+#[test]
 fn snapshot_results() {
     let mut a = mid_progress();
     let effects = a.update(
