@@ -23,6 +23,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 struct Tmux {
     sock: String,
+    /// The server's socket file, removed with the server.
+    socket_path: Option<PathBuf>,
     /// Everything the program wrote to the terminal (tmux pipe-pane), to see screens that
     /// were up too briefly for a capture.
     stream: PathBuf,
@@ -36,8 +38,9 @@ impl Tmux {
     }
 
     fn start(name: &str, dir: &Path, program: &str) -> Tmux {
-        let t = Tmux {
+        let mut t = Tmux {
             sock: format!("ru-tui-{}-{name}", std::process::id()),
+            socket_path: None,
             stream: dir.join(format!("{name}.stream")),
         };
         // Keep the pane after the program exits so its last words and status can be read.
@@ -60,6 +63,13 @@ impl Tmux {
             .output()
             .expect("tmux runs");
         assert!(out.status.success(), "tmux: {}", text(&out));
+        let out = t
+            .tmux()
+            .args(["display-message", "-p", "#{socket_path}"])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        t.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
         let out = t
             .tmux()
             .args(["pipe-pane", "-t", "main", "-o"])
@@ -115,6 +125,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.tmux().arg("kill-server").output();
+        if let Some(p) = &self.socket_path {
+            let _ = fs::remove_file(p);
+        }
     }
 }
 
