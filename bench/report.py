@@ -37,14 +37,14 @@ def main():
               f"{'RSS MiB':>8} {'x dd':>6}")
         for kind in ("random", "compressible"):
             dd = med(f"dd_{kind}", size)
-            for name in ("dd", "openssl", "ours_ab", "ours_inplace", "swupdate_ab", "rauc_ab"):
+            for name in ("dd", "ddnotrunc", "openssl", "ours_ab", "ours_inplace", "swupdate_ab", "rauc_ab"):
                 m = med(f"{name}_{kind}", size)
                 if m is None:
                     continue
                 t, rss, lo, hi = m
                 ratio = f"{t / dd[0]:6.2f}" if dd else "     -"
                 label = f"{name} ({'stored' if kind == 'random' else 'deflate'} / {kind})"
-                if name in ("dd", "openssl"):
+                if name in ("dd", "ddnotrunc", "openssl"):
                     label = f"{name} ({kind} image)"
                 print(f"{label:30} {t:9.3f} {lo:7.3f}..{hi:6.3f} {size / t:8.0f} {rss:8.1f} "
                       f"{ratio}")
@@ -70,6 +70,9 @@ def main():
         if dd and ab:
             r = ab[0] / dd[0]
             check("A/B apply <= 1.35x dd conv=fsync", r <= 1.35, f"{r:.2f}x")
+            nt = med("ddnotrunc_random", size)
+            if nt:
+                print(f"  [info] A/B apply / dd conv=fsync,notrunc: {ab[0] / nt[0]:.2f}x")
         if dd and inplace:
             r = inplace[0] / dd[0]
             check("in-place apply <= 2.5x dd", r <= 2.5, f"{r:.2f}x")

@@ -96,7 +96,12 @@ pub fn stream_image(
             }
             // Tell the kernel we read this range once, front to back: it doubles readahead,
             // which matters when the package is on a slow card and not in the page cache.
-            advise(&pkg.file, entry.data_offset, img.size, libc::POSIX_FADV_SEQUENTIAL);
+            advise(
+                &pkg.file,
+                entry.data_offset,
+                img.size,
+                libc::POSIX_FADV_SEQUENTIAL,
+            );
             Source::Stored {
                 file: Arc::clone(&pkg.file),
                 start: entry.data_offset,
@@ -400,11 +405,11 @@ mod tests {
         let cs = 4096;
         let good = data(2 * cs);
         let img = image(&good[..cs], cs);
-        assert_eq!(
-            first_mismatch(&img, 0, &good, cs, 1).map(|m| m.0),
-            Some(1)
-        );
+        assert_eq!(first_mismatch(&img, 0, &good, cs, 1).map(|m| m.0), Some(1));
     }
+
+    /// What `consume` received: (offset, bytes) per call.
+    type Delivered = Vec<(u64, Vec<u8>)>;
 
     /// Runs the three stages over an in-memory deflate-free source through the real pipeline
     /// functions (reader on a stored range of a temporary file).
@@ -414,7 +419,7 @@ mod tests {
         img: &Image,
         unit: usize,
         workers: usize,
-    ) -> (Vec<(u64, Vec<u8>)>, Result<(), Error>) {
+    ) -> (Delivered, Result<(), Error>) {
         use std::io::Write;
         let mut f = tempfile::tempfile().expect("temp file");
         f.write_all(file_data).expect("write");
