@@ -62,9 +62,16 @@ def main():
         ab = med("ours_ab_random", size)
         inplace = med("ours_inplace_random", size)
 
-        def check(desc, ok, detail):
-            print(f"  [{'ok' if ok else 'MISSED'}] {desc}: {detail}")
-            if not ok:
+        meaningful = size >= 1024
+        if not meaningful:
+            print("  (the speed targets are defined for 1 GiB; below that, fixed costs such as\n"
+                  "   process start, signature check and the fsyncs of slot and state files\n"
+                  "   dominate, so they are shown as n/a)")
+
+        def check(desc, ok, detail, always=False):
+            verdict = ("ok" if ok else "MISSED") if (meaningful or always) else "n/a"
+            print(f"  [{verdict}] {desc}: {detail}")
+            if verdict == "MISSED":
                 misses.append(desc)
 
         if dd and ab:
@@ -86,7 +93,8 @@ def main():
         rss_all = [med(f"ours_{m}_{k}", s) for m in ("ab", "inplace")
                    for k in ("random", "compressible") for s in sizes]
         rss_max = max((m[1] for m in rss_all if m), default=0)
-        check("peak RSS < 32 MiB at every size", rss_max < 32, f"max {rss_max:.1f} MiB")
+        check("peak RSS < 32 MiB at every size", rss_max < 32, f"max {rss_max:.1f} MiB",
+              always=True)
         dfl = med("ours_ab_compressible", size)
         ddc = med("dd_compressible", size)
         if dfl and ddc:
@@ -96,8 +104,8 @@ def main():
             m = med(start, 0)
             if m:
                 check(f"`{start.split('_')[1]}` start to exit < 50 ms (proxy for the first screen)",
-                      m[0] < 0.050, f"{m[0] * 1000:.1f} ms median")
-    print()
+                      m[0] < 0.050, f"{m[0] * 1000:.1f} ms median", always=True)
+    print(f"targets missed: {', '.join(misses)}" if misses else "")
     return 0
 
 

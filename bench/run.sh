@@ -56,6 +56,9 @@ T0=$(date +%s)
 # ---------------------------------------------------------------------------------------------
 # Tools
 # ---------------------------------------------------------------------------------------------
+if [ ! -x /usr/bin/time ] && [ "$INSTALL" = 1 ] && [ "$(id -u)" = 0 ] && have apt-get; then
+    flock /tmp/apt.lock apt-get install -y time >"$DIR/apt.log" 2>&1 || true
+fi
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install time)"
 have python3 || die "python3 is missing"
 have openssl || die "openssl is missing"
