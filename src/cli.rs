@@ -107,6 +107,27 @@ enum Command {
         #[arg(long)]
         prepare_only: bool,
     },
+    /// Run as the recovery init: OTA command file, headless/factory install or menu, then
+    /// reboot / power off. Runs this way automatically as PID 1 (profile /etc/recovery/device.toml).
+    Init {
+        #[arg(long, default_value = DEFAULT_INIT_PROFILE)]
+        device: PathBuf,
+        /// Also set up the system (mounts, modules, console, cards) and perform the power
+        /// action, as PID 1 does. Without it only the decision and the install run.
+        #[arg(long)]
+        system: bool,
+        /// Kernel command line words to obey (default: /proc/cmdline with --system, none without).
+        #[arg(long)]
+        cmdline: Option<String>,
+    },
+    /// Wipe data / factory reset: erase the profile's [[wipe]] partitions (and nothing else).
+    Wipe {
+        #[arg(long)]
+        device: PathBuf,
+        /// Required: confirms erasing user data.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print the table of error codes.
     Codes {
         #[arg(long)]
@@ -114,7 +135,51 @@ enum Command {
     },
 }
 
+/// The profile the recovery init reads when it runs as PID 1.
+const DEFAULT_INIT_PROFILE: &str = "/etc/recovery/device.toml";
+
+/// PID 1: the kernel started us as /init. Never returns (exiting would panic the kernel).
+fn pid1() -> ! {
+    use recovery_updater::init::{self, run};
+    let opts = run::InitOptions {
+        profile: PathBuf::from(DEFAULT_INIT_PROFILE),
+        system: true,
+        cmdline: None,
+    };
+    let outcome = std::panic::catch_unwind(|| run::run(&opts, &mut menu_unavailable));
+    let action = match outcome {
+        Ok(o) => o.action,
+        Err(_) => {
+            eprintln!("recovery: internal error ({}); waiting", Code::Internal);
+            recovery_updater::device::power::PowerAction::Wait
+        }
+    };
+    if let Err(e) = recovery_updater::device::power::perform(action) {
+        print_failure(e.code(), &e.to_string());
+    }
+    eprintln!("recovery: waiting (hold the power button to restart)");
+    init::idle_forever()
+}
+
+/// The interactive menu is not part of this build's init: say so and stay.
+fn menu_unavailable(device: &ProfileDevice) -> bool {
+    let p = device.profile();
+    let found = recovery_updater::device::storage::scan_folders(&p.storage, &p.package_names);
+    eprintln!("recovery: no OTA command and not in headless mode.");
+    for f in &found {
+        eprintln!("  package available: {}", f.path.display());
+    }
+    eprintln!(
+        "  Boot with recovery.mode=headless (or set [init] mode = \"headless\") to install the \
+         first valid package found."
+    );
+    false
+}
+
 pub fn main() -> ExitCode {
+    if std::process::id() == 1 {
+        pid1();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -285,6 +350,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let code = report_record(sink.as_mut(), false, &record, &device);
             eprintln!("\nTry it again: recovery-updater apply {pkg} --device {dev} --yes");
             Ok(code)
+        }
+        Command::Init {
+            device,
+            system,
+            cmdline,
+        } => {
+            use recovery_updater::init::run;
+            let opts = run::InitOptions {
+                profile: device,
+                system,
+                cmdline,
+            };
+            let o = run::run(&opts, &mut menu_unavailable);
+            let action = serde_json::to_value(o.action).unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::json!({"event": "init", "success": o.success, "action": action,
+                    "code": o.code})
+            );
+            if system {
+                recovery_updater::device::power::perform(o.action)?;
+            }
+            Ok(match Code::from_number(o.code) {
+                Some(c) => ExitCode::from(c.exit_status()),
+                None => ExitCode::SUCCESS,
+            })
+        }
+        Command::Wipe { device, yes } => {
+            if !yes {
+                print_failure(
+                    Code::UsageError,
+                    "wipe erases user data: pass --yes to confirm",
+                );
+                return Ok(ExitCode::from(Code::UsageError.exit_status()));
+            }
+            let device = ProfileDevice::load(&device)?;
+            if device.profile().wipe.is_empty() {
+                anyhow::bail!(Error::Profile {
+                    path: device.profile().path.clone(),
+                    reason: "no [[wipe]] partition listed".into(),
+                });
+            }
+            for w in device.wipe_data()? {
+                println!("{w}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Codes { markdown } => {
             if markdown {
