@@ -504,8 +504,11 @@ mod tests {
         assert_eq!(env.vars["BOOT_ORDER"], "B A");
         assert_eq!(env.vars["BOOT_B_LEFT"], "3");
         sc.mark_unbootable(Slot::A).unwrap();
+        assert_eq!(store.read().unwrap().unwrap().0.flag, 1, "already 0: nothing written");
+        sc.set_active(Slot::A).unwrap();
         let (env, i) = store.read().unwrap().unwrap();
         assert_eq!((env.flag, i), (2, 1));
+        assert_eq!(sc.state().unwrap().active, Slot::A);
         // Tear the newest copy: the older one becomes current again.
         let mut raw = std::fs::read(&f).unwrap();
         raw[0x1000 + 10] ^= 0xff;

@@ -238,6 +238,41 @@ pub fn make_by_name_links(sys_class_block: &Path, dev: &Path) -> Vec<String> {
     made
 }
 
+/// Waits until the set of block devices stops changing (drivers probe asynchronously after
+/// their module loads; an SD card appears a moment after its controller): returns when the list
+/// was unchanged for `stable`, or after `max`.
+pub fn settle_block_devices(
+    sys_class_block: &Path,
+    max: std::time::Duration,
+    stable: std::time::Duration,
+) -> Vec<String> {
+    let list = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(sys_class_block)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let start = std::time::Instant::now();
+    let mut last = list();
+    let mut since = std::time::Instant::now();
+    while start.elapsed() < max {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = list();
+        if now != last {
+            last = now;
+            since = std::time::Instant::now();
+        } else if since.elapsed() >= stable && !last.is_empty() {
+            break;
+        }
+    }
+    last
+}
+
 /// Mounts the kernel's pseudo filesystems and the run tmpfs. Already-mounted ones are fine.
 pub fn mount_pseudo(run_dir: &Path) -> Vec<Error> {
     use nix::mount::{mount, MsFlags};

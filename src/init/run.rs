@@ -169,6 +169,12 @@ pub fn run(opts: &InitOptions, menu: &mut dyn FnMut(&ProfileDevice) -> bool) -> 
                 warnings.push(e.to_string());
             }
         }
+        let devs = super::settle_block_devices(
+            Path::new("/sys/class/block"),
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_millis(700),
+        );
+        say(&format!("block devices: {}", devs.join(" ")));
         if let Some(c) = &profile.init.console {
             if let Err(e) = super::open_console(c) {
                 show_error(&e);
