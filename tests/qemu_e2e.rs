@@ -76,7 +76,7 @@ impl Machine {
         let out = cmd.output().unwrap();
         let console = String::from_utf8_lossy(&out.stdout).into_owned();
         fs::write(self.dir.join(format!("{name}.console.log")), &console).unwrap();
-        eprintln!("{name}: QEMU ran {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!("{name}: QEMU ran {:.1} s; console:\n{console}", t.elapsed().as_secs_f64());
         assert!(
             out.status.success(),
             "{name}: QEMU exited with {:?} (124 = killed by the timeout)\nconsole:\n{console}\nstderr:\n{}",
