@@ -76,7 +76,10 @@ impl Machine {
         let out = cmd.output().unwrap();
         let console = String::from_utf8_lossy(&out.stdout).into_owned();
         fs::write(self.dir.join(format!("{name}.console.log")), &console).unwrap();
-        eprintln!("{name}: QEMU ran {:.1} s; console:\n{console}", t.elapsed().as_secs_f64());
+        eprintln!(
+            "{name}: QEMU ran {:.1} s; console:\n{console}",
+            t.elapsed().as_secs_f64()
+        );
         assert!(
             out.status.success(),
             "{name}: QEMU exited with {:?} (124 = killed by the timeout)\nconsole:\n{console}\nstderr:\n{}",
@@ -97,7 +100,10 @@ impl Machine {
             .arg("-")
             .output()
             .unwrap();
-        assert!(out.status.success(), "no last_install.json on the state disk");
+        assert!(
+            out.status.success(),
+            "no last_install.json on the state disk"
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -132,7 +138,9 @@ fn filled(len: usize, byte: u8) -> Vec<u8> {
 fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
     let init_bin = std::env::var_os("RECOVERY_INIT_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/x86_64-unknown-linux-musl/release/recovery-updater"));
+        .unwrap_or_else(|| {
+            root().join("target/x86_64-unknown-linux-musl/release/recovery-updater")
+        });
     assert!(
         init_bin.exists(),
         "{}: build it with cargo build --release --target x86_64-unknown-linux-musl",
@@ -210,8 +218,16 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
         .arg(((64 - 1) * 1024).to_string()));
 
     // Images and the signed package (asks for a data wipe).
-    fs::write(dir.join("boot.img"), image_bytes(41, (300 * KIB + 17) as u64, false)).unwrap();
-    fs::write(dir.join("system.img"), image_bytes(42, (3 * MIB + 4321) as u64, true)).unwrap();
+    fs::write(
+        dir.join("boot.img"),
+        image_bytes(41, (300 * KIB + 17) as u64, false),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("system.img"),
+        image_bytes(42, (3 * MIB + 4321) as u64, true),
+    )
+    .unwrap();
     fs::write(
         dir.join("spec.toml"),
         r#"products = ["qemu-recovery"]
@@ -282,7 +298,10 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     let boot_b = m.disk("boot_b");
     let system_b = m.disk("system_b");
     assert!(boot_b[..boot.len()] == boot[..], "boot_b holds boot.img");
-    assert!(system_b[..system.len()] == system[..], "system_b holds system.img");
+    assert!(
+        system_b[..system.len()] == system[..],
+        "system_b holds system.img"
+    );
     for (name, old) in &before {
         if name.ends_with("_a") {
             assert!(m.disk(name) == *old, "{name} (active slot) untouched");
@@ -319,7 +338,10 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     let rec = m.last_install();
     assert_eq!(rec["result"], "failure", "{rec:#}\n{console}");
     assert_eq!(rec["code"], 9012, "{rec:#}");
-    assert!(console.contains("9012"), "the console shows the code:\n{console}");
+    assert!(
+        console.contains("9012"),
+        "the console shows the code:\n{console}"
+    );
     for ((name, a), (_, b)) in after_first.iter().zip(m.snapshot().iter()) {
         assert!(a == b, "{name} changed by a refused package");
     }

@@ -66,6 +66,10 @@ fn a_partitioned_card_is_not_a_filesystem_but_its_partition_is() {
         .args(["--offset", "2048"])
         .arg(&sd)
         .arg((31 * 1024).to_string()));
-    assert_eq!(detect_at(&sd, 0).unwrap(), None, "the MBR ends in 55 AA too");
+    assert_eq!(
+        detect_at(&sd, 0).unwrap(),
+        None,
+        "the MBR ends in 55 AA too"
+    );
     assert_eq!(detect_at(&sd, 1 << 20).unwrap(), Some(FsType::Vfat));
 }

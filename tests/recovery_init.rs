@@ -41,7 +41,10 @@ fn ota_command_installs_records_and_clears() {
     let (out, v) = init(&fx, "");
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(v["success"], true);
-    assert_eq!(v["action"], "reboot", "the profile's default after a command");
+    assert_eq!(
+        v["action"], "reboot",
+        "the profile's default after a command"
+    );
     assert!(!cmd.exists());
     let rec = last_install(&fx);
     assert_eq!(rec["result"], "success");
@@ -71,8 +74,14 @@ fn failed_or_bad_command_is_recorded_cleared_and_reboots() {
     assert_eq!(v["action"], "poweroff", "the kernel command line wins");
     let rec = last_install(&fx);
     assert_eq!(rec["code"], 9113);
-    assert!(rec["message"].as_str().unwrap().contains("unknown option --format_everything"));
-    assert!(!cmd.exists(), "a bad command must not trap the device in recovery");
+    assert!(rec["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown option --format_everything"));
+    assert!(
+        !cmd.exists(),
+        "a bad command must not trap the device in recovery"
+    );
     assert_eq!(fx.snapshot(), before);
 }
 
@@ -81,7 +90,10 @@ fn headless_installs_from_storage_or_records_no_package() {
     let fx = Fixture::new(SlotMode::Ab);
     let (out, v) = init(&fx, "recovery.mode=headless");
     assert_eq!(v["code"], 9001, "{}", text(&out));
-    assert_eq!(v["action"], "wait", "the default on failure: show the code and wait");
+    assert_eq!(
+        v["action"], "wait",
+        "the default on failure: show the code and wait"
+    );
     assert_eq!(last_install(&fx)["code"], 9001);
 
     let pkg = fx.good_package();
@@ -104,8 +116,17 @@ fn wipe_erases_only_the_listed_partitions() {
     fs::write(&userdata, vec![0x5au8; 3 << 20]).unwrap();
     let out = run(bin().arg("wipe").arg("--device").arg(&fx.device));
     assert_eq!(exit_code(&out), 72, "needs --yes: {}", text(&out));
-    let out = run(bin().arg("wipe").arg("--device").arg(&fx.device).arg("--yes"));
-    assert_eq!(exit_code(&out), 60, "no [[wipe]] in the profile: {}", text(&out));
+    let out = run(bin()
+        .arg("wipe")
+        .arg("--device")
+        .arg(&fx.device)
+        .arg("--yes"));
+    assert_eq!(
+        exit_code(&out),
+        60,
+        "no [[wipe]] in the profile: {}",
+        text(&out)
+    );
 
     let profile = fs::read_to_string(&fx.device).unwrap();
     fs::write(
@@ -114,7 +135,11 @@ fn wipe_erases_only_the_listed_partitions() {
     )
     .unwrap();
     let before = fx.snapshot();
-    let out = run(bin().arg("wipe").arg("--device").arg(&fx.device).arg("--yes"));
+    let out = run(bin()
+        .arg("wipe")
+        .arg("--device")
+        .arg(&fx.device)
+        .arg("--yes"));
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("wiped userdata"));
     let data = fs::read(&userdata).unwrap();
@@ -129,7 +154,11 @@ fn wipe_erases_only_the_listed_partitions() {
         format!("{profile}\n[[wipe]]\nname = \"x\"\npath = \"parts/boot_a.img\"\n"),
     )
     .unwrap();
-    let out = run(bin().arg("wipe").arg("--device").arg(&fx.device).arg("--yes"));
+    let out = run(bin()
+        .arg("wipe")
+        .arg("--device")
+        .arg(&fx.device)
+        .arg("--yes"));
     assert_eq!(exit_code(&out), 60, "{}", text(&out));
     assert!(text(&out).contains("also an update or misc partition"));
 }

@@ -52,7 +52,10 @@ fn static_binary_installs_headless() {
         .arg(std::env::var_os("RECOVERY_STATIC_BIN").unwrap())
         .output()
         .unwrap());
-    assert!(arch.contains("statically linked") || arch.contains("static-pie linked"), "{arch}");
+    assert!(
+        arch.contains("statically linked") || arch.contains("static-pie linked"),
+        "{arch}"
+    );
 
     ok(static_cmd()
         .args(["keygen", "--out"])

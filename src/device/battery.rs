@@ -66,12 +66,25 @@ mod tests {
         };
         assert_eq!(from_power_supply(d.path()).unwrap(), None);
         mk("AC", &[("type", "Mains"), ("online", "1")]);
-        mk("BAT0", &[("type", "Battery"), ("present", "0"), ("capacity", "5")]);
+        mk(
+            "BAT0",
+            &[("type", "Battery"), ("present", "0"), ("capacity", "5")],
+        );
         assert_eq!(from_power_supply(d.path()).unwrap(), None);
-        mk("BAT1", &[("type", "Battery"), ("capacity", "42"), ("status", "Charging")]);
+        mk(
+            "BAT1",
+            &[
+                ("type", "Battery"),
+                ("capacity", "42"),
+                ("status", "Charging"),
+            ],
+        );
         assert_eq!(
             from_power_supply(d.path()).unwrap(),
-            Some(Battery { percent: 42, charging: true })
+            Some(Battery {
+                percent: 42,
+                charging: true
+            })
         );
         mk("BAT1", &[("status", "Discharging"), ("capacity", "x")]);
         let e = from_power_supply(d.path()).unwrap_err();

@@ -364,8 +364,7 @@ impl Device for ProfileDevice {
     }
 
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error> {
-        if let (SlotMode::Ab, Some(u)) = (self.profile.slots.mode, &self.profile.slots.uboot_env)
-        {
+        if let (SlotMode::Ab, Some(u)) = (self.profile.slots.mode, &self.profile.slots.uboot_env) {
             let store =
                 uboot_env::EnvStore::from_config(&u.config).map_err(|reason| Error::SlotState {
                     reason: format!("U-Boot environment: {reason}"),
@@ -376,7 +375,9 @@ impl Device for ProfileDevice {
                 names: u.slot_names.clone(),
                 tries: u.tries,
             };
-            return Ok(Some(Box::new(uboot_env::UbootSlotControl::new(store, vars))));
+            return Ok(Some(Box::new(uboot_env::UbootSlotControl::new(
+                store, vars,
+            ))));
         }
         match (self.profile.slots.mode, &self.profile.slots.misc) {
             (SlotMode::Ab, Some(misc)) => Ok(Some(Box::new(MiscSlotControl::new(misc.clone())))),

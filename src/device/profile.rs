@@ -157,6 +157,16 @@ pub struct InitDef {
     pub viewport: Option<String>,
 }
 
+impl InitDef {
+    #[cfg(test)]
+    fn default_with_command(path: &str) -> InitDef {
+        InitDef {
+            command_file: Some(PathBuf::from(path)),
+            ..InitDef::default()
+        }
+    }
+}
+
 fn default_after() -> super::power::PowerAction {
     super::power::PowerAction::Reboot
 }
@@ -370,17 +380,26 @@ impl Profile {
             .unwrap_or_else(|| state_dir.join("rollback_index"));
         if let Some(BatterySource::Auto(s)) = &raw.battery {
             if s != "auto" {
-                return Err(invalid(path, format!("battery = {s:?}: want \"auto\" or a table")));
+                return Err(invalid(
+                    path,
+                    format!("battery = {s:?}: want \"auto\" or a table"),
+                ));
             }
         }
         if let Some(u) = &raw.slots.uboot_env {
             if !u.left_var.contains("{SLOT}") || u.slot_names[0] == u.slot_names[1] {
-                return Err(invalid(path, "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names"));
+                return Err(invalid(
+                    path,
+                    "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names",
+                ));
             }
         }
         if let Some(v) = &raw.init.viewport {
             if parse_viewport(v).is_none() {
-                return Err(invalid(path, format!("init.viewport {v:?}: want COLSxROWS")));
+                return Err(invalid(
+                    path,
+                    format!("init.viewport {v:?}: want COLSxROWS"),
+                ));
             }
         }
         let abs_str = |p: &str| -> String {
@@ -393,17 +412,27 @@ impl Profile {
         let mut wipe = Vec::new();
         for w in &raw.wipe {
             if w.slotted() {
-                return Err(invalid(path, format!("wipe partition {} uses {{slot}}", w.name)));
+                return Err(invalid(
+                    path,
+                    format!("wipe partition {} uses {{slot}}", w.name),
+                ));
             }
             let wp = abs_str(&w.path);
             let clash = raw.partitions.iter().any(|p| {
                 let pp = abs_str(&p.path);
                 pp == wp || pp.replace("{slot}", "a") == wp || pp.replace("{slot}", "b") == wp
-            }) || raw.slots.misc.as_ref().is_some_and(|m| abs(m).to_string_lossy() == wp);
+            }) || raw
+                .slots
+                .misc
+                .as_ref()
+                .is_some_and(|m| abs(m).to_string_lossy() == wp);
             if clash {
                 return Err(invalid(
                     path,
-                    format!("wipe partition {} is also an update or misc partition", w.name),
+                    format!(
+                        "wipe partition {} is also an update or misc partition",
+                        w.name
+                    ),
                 ));
             }
             wipe.push(PartitionDef {
@@ -567,6 +596,75 @@ path = "/dev/block/by-name/modem"
             let e = Profile::parse(&text, Path::new("d.toml"), Path::new(".")).unwrap_err();
             assert!(e.to_string().contains(want), "{e} should mention {want}");
             assert_eq!(crate::HasCode::code(&e), crate::Code::ProfileInvalid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod recovery_fields_tests {
+    use super::*;
+    use crate::device::power::PowerAction;
+
+    const BASE: &str = r#"
+product = "p"
+hardware_revision = "r"
+keys = ["k.pub"]
+state_dir = "/state"
+[slots]
+mode = "ab"
+[slots.uboot_env]
+config = "fw_env.config"
+[[partition]]
+name = "boot"
+path = "/dev/block/by-name/boot_{slot}"
+"#;
+
+    #[test]
+    fn init_wipe_uboot_and_auto_battery() {
+        let text = format!(
+            "battery = \"auto\"\n{BASE}[[wipe]]\nname = \"userdata\"\npath = \"/dev/block/by-name/userdata\"\n\
+             [init]\nmode = \"headless\"\nafter = \"poweroff\"\nmodules = [\"vfat\"]\n\
+             [[init.mounts]]\nsource = \"/dev/vdg\"\ntarget = \"/state\"\nfstype = \"vfat\"\n"
+        );
+        let p = Profile::parse(&text, Path::new("/r/d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.battery, Some(BatterySource::Auto("auto".into())));
+        assert_eq!(
+            p.slots.uboot_env.as_ref().unwrap().config,
+            PathBuf::from("/r/fw_env.config")
+        );
+        assert_eq!(p.slots.uboot_env.as_ref().unwrap().order_var, "BOOT_ORDER");
+        assert_eq!(p.wipe[0].name, "userdata");
+        assert_eq!(p.init.mode, InitMode::Headless);
+        assert_eq!(p.init.after, PowerAction::PowerOff);
+        assert_eq!(p.init.on_failure, PowerAction::Wait);
+        assert_eq!(p.init.mounts[0].fstype, "vfat");
+        assert_eq!(p.command_file(), PathBuf::from("/state/command"));
+
+        let defaults = Profile::parse(BASE, Path::new("/r/d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(
+            defaults.init,
+            InitDef::default_with_command("/state/command")
+        );
+        assert!(defaults.wipe.is_empty());
+
+        for (bad, want) in [
+            (format!("battery = \"sysfs\"\n{BASE}"), "want \"auto\""),
+            (
+                format!("{BASE}[[wipe]]\nname = \"b\"\npath = \"/dev/block/by-name/boot_a\"\n"),
+                "also an update",
+            ),
+            (format!("{BASE}[init]\nviewport = \"80\"\n"), "COLSxROWS"),
+            (
+                format!("{BASE}[init]\nafter = \"halt\"\n"),
+                "unknown variant",
+            ),
+            (
+                BASE.replace("[slots.uboot_env]\nconfig = \"fw_env.config\"\n", ""),
+                "needs slots.misc",
+            ),
+        ] {
+            let e = Profile::parse(&bad, Path::new("d.toml"), Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(want), "{e} should mention {want}");
         }
     }
 }

@@ -139,7 +139,11 @@ pub fn decode(bytes: &[u8], redundant: bool) -> Result<Env, Invalid> {
 }
 
 /// Encodes `vars` into one copy of `size` bytes, padding with 0x00 as U-Boot does.
-pub fn encode(vars: &BTreeMap<String, String>, size: usize, flag: Option<u8>) -> io::Result<Vec<u8>> {
+pub fn encode(
+    vars: &BTreeMap<String, String>,
+    size: usize,
+    flag: Option<u8>,
+) -> io::Result<Vec<u8>> {
     let head = if flag.is_some() { 5 } else { 4 };
     let mut data = Vec::new();
     for (k, v) in vars {
@@ -158,7 +162,11 @@ pub fn encode(vars: &BTreeMap<String, String>, size: usize, flag: Option<u8>) ->
     if data.len() > size - head {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("environment needs {} bytes, the area holds {}", data.len(), size - head),
+            format!(
+                "environment needs {} bytes, the area holds {}",
+                data.len(),
+                size - head
+            ),
         ));
     }
     data.resize(size - head, 0);
@@ -239,7 +247,10 @@ impl EnvStore {
         };
         let loc = &self.locations[target];
         let bytes = encode(vars, loc.size, flag)?;
-        let f = OpenOptions::new().read(true).write(true).open(&loc.device)?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&loc.device)?;
         f.write_all_at(&bytes, loc.offset)?;
         f.sync_all()?;
         crate::sys::flush_block_buffers(&f)?;
@@ -466,7 +477,11 @@ mod tests {
     fn slot_state_follows_order_and_counters() {
         let sv = SlotVars::default();
         let st = slot_state(
-            &vars(&[("BOOT_ORDER", "B A"), ("BOOT_B_LEFT", "0"), ("BOOT_A_LEFT", "3")]),
+            &vars(&[
+                ("BOOT_ORDER", "B A"),
+                ("BOOT_B_LEFT", "0"),
+                ("BOOT_A_LEFT", "3"),
+            ]),
             &sv,
             true,
         );
@@ -504,7 +519,11 @@ mod tests {
         assert_eq!(env.vars["BOOT_ORDER"], "B A");
         assert_eq!(env.vars["BOOT_B_LEFT"], "3");
         sc.mark_unbootable(Slot::A).unwrap();
-        assert_eq!(store.read().unwrap().unwrap().0.flag, 1, "already 0: nothing written");
+        assert_eq!(
+            store.read().unwrap().unwrap().0.flag,
+            1,
+            "already 0: nothing written"
+        );
         sc.set_active(Slot::A).unwrap();
         let (env, i) = store.read().unwrap().unwrap();
         assert_eq!((env.flag, i), (2, 1));

@@ -67,7 +67,12 @@ pub fn wipe_partition(def: &PartitionDef) -> Result<Wiped, Error> {
             Ok(()) => true,
             // Not every medium supports discard (virtio without discard=unmap, some SD cards):
             // zeroing the ends below is what makes the wipe effective anyway.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)) => {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)
+                ) =>
+            {
                 false
             }
             Err(e) => return Err(err(format!("BLKDISCARD: {e}"))),
@@ -123,7 +128,10 @@ mod tests {
             path: p.to_string_lossy().into_owned(),
         };
         let w = wipe_partition(&def).unwrap();
-        assert_eq!((w.size, w.zeroed, w.discarded), (size, 2 * ZERO_SPAN, false));
+        assert_eq!(
+            (w.size, w.zeroed, w.discarded),
+            (size, 2 * ZERO_SPAN, false)
+        );
         let data = std::fs::read(&p).unwrap();
         assert_eq!(data.len() as u64, size);
         assert!(data[..ZERO_SPAN as usize].iter().all(|&b| b == 0));

@@ -130,7 +130,9 @@ pub fn parse_command(text: &str) -> Result<OtaCommand, String> {
         }
     }
     if c.update_package.is_none() && !c.wipe_data {
-        return Err("the command file asks for nothing (no --update_package, no --wipe_data)".into());
+        return Err(
+            "the command file asks for nothing (no --update_package, no --wipe_data)".into(),
+        );
     }
     Ok(c)
 }
@@ -176,9 +178,7 @@ pub fn final_action(
         // Android reboots into the system after a command, success or not: the old system is
         // still there (A/B), and staying in recovery would strand an unattended device.
         (Plan::Command(_) | Plan::BadCommand(_), true) => after,
-        (Plan::Command(_) | Plan::BadCommand(_), false) if on_failure == PowerAction::Wait => {
-            after
-        }
+        (Plan::Command(_) | Plan::BadCommand(_), false) if on_failure == PowerAction::Wait => after,
         (_, true) => after,
         (_, false) => on_failure,
     }
@@ -208,8 +208,7 @@ pub fn by_name_links(sys_class_block: &Path) -> Vec<(String, String)> {
         if let Some(n) = name {
             let ok = !n.is_empty()
                 && n.len() <= 64
-                && n
-                    .chars()
+                && n.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
                 && n != "."
                 && n != "..";
@@ -292,7 +291,12 @@ pub fn mount_pseudo(run_dir: &Path) -> Vec<Error> {
             "devtmpfs",
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         ),
-        ("tmpfs", run, "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
+        (
+            "tmpfs",
+            run,
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        ),
     ];
     for (src, target, fstype, flags) in table {
         let _ = std::fs::create_dir_all(&target);
@@ -382,7 +386,10 @@ mod tests {
         assert_eq!(c.after, Some(PowerAction::PowerOff));
         assert_eq!(c.viewport, Some((100, 30)));
         assert_eq!(c.ignored, vec!["recovery.bogus=1", "recovery.after_x"]);
-        assert_eq!(parse_cmdline("root=/dev/sda factory").mode, Some(InitMode::Headless));
+        assert_eq!(
+            parse_cmdline("root=/dev/sda factory").mode,
+            Some(InitMode::Headless)
+        );
         assert_eq!(parse_cmdline("").mode, None);
         assert_eq!(
             parse_cmdline("recovery.after=halt").ignored,
@@ -393,7 +400,10 @@ mod tests {
     #[test]
     fn command_file() {
         let c = parse_command("--update_package=/data/ota/update.zip\n--locale=en_US\n").unwrap();
-        assert_eq!(c.update_package, Some(PathBuf::from("/data/ota/update.zip")));
+        assert_eq!(
+            c.update_package,
+            Some(PathBuf::from("/data/ota/update.zip"))
+        );
         assert!(!c.wipe_data);
         assert_eq!(c.ignored.len(), 1);
         assert!(parse_command("--wipe_data\n").unwrap().wipe_data);
@@ -427,14 +437,24 @@ mod tests {
         assert_eq!(decide(None, InitMode::Menu, &headless), Plan::Headless);
         assert_eq!(decide(None, InitMode::Headless, &none), Plan::Headless);
         assert_eq!(
-            decide(None, InitMode::Headless, &parse_cmdline("recovery.mode=menu")),
+            decide(
+                None,
+                InitMode::Headless,
+                &parse_cmdline("recovery.mode=menu")
+            ),
             Plan::Menu
         );
 
         use PowerAction::*;
         let cmd = Plan::Command(OtaCommand::default());
-        assert_eq!(final_action(true, &Plan::Headless, Reboot, Wait, &none), Reboot);
-        assert_eq!(final_action(false, &Plan::Headless, Reboot, Wait, &none), Wait);
+        assert_eq!(
+            final_action(true, &Plan::Headless, Reboot, Wait, &none),
+            Reboot
+        );
+        assert_eq!(
+            final_action(false, &Plan::Headless, Reboot, Wait, &none),
+            Wait
+        );
         assert_eq!(
             final_action(false, &cmd, Reboot, Wait, &none),
             Reboot,
@@ -442,8 +462,14 @@ mod tests {
         );
         assert_eq!(final_action(false, &cmd, Reboot, PowerOff, &none), PowerOff);
         let po = parse_cmdline("recovery.after=poweroff recovery.on_failure=poweroff");
-        assert_eq!(final_action(true, &Plan::Headless, Reboot, Wait, &po), PowerOff);
-        assert_eq!(final_action(false, &Plan::Headless, Reboot, Wait, &po), PowerOff);
+        assert_eq!(
+            final_action(true, &Plan::Headless, Reboot, Wait, &po),
+            PowerOff
+        );
+        assert_eq!(
+            final_action(false, &Plan::Headless, Reboot, Wait, &po),
+            PowerOff
+        );
     }
 
     #[test]
@@ -455,7 +481,11 @@ mod tests {
         };
         mk("vda", "serial", "boot_a\n");
         mk("vdb", "serial", "");
-        mk("mmcblk0p3", "uevent", "MAJOR=179\nMINOR=3\nDEVNAME=mmcblk0p3\nPARTNAME=system_b\n");
+        mk(
+            "mmcblk0p3",
+            "uevent",
+            "MAJOR=179\nMINOR=3\nDEVNAME=mmcblk0p3\nPARTNAME=system_b\n",
+        );
         mk("mmcblk0p4", "uevent", "MAJOR=179\nPARTNAME=../evil\n");
         assert_eq!(
             by_name_links(d.path()),

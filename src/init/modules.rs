@@ -107,8 +107,8 @@ pub fn load(dir: &Path, wanted: &[String]) -> Result<Vec<String>, Error> {
     };
     let dep = crate::util::read_bounded(&dir.join("modules.dep"), 16 << 20)
         .map_err(|e| err(format!("{}/modules.dep: {e}", dir.display())))?;
-    let builtin = crate::util::read_bounded(&dir.join("modules.builtin"), 16 << 20)
-        .unwrap_or_default();
+    let builtin =
+        crate::util::read_bounded(&dir.join("modules.builtin"), 16 << 20).unwrap_or_default();
     let order = load_order(
         &String::from_utf8_lossy(&dep),
         &String::from_utf8_lossy(&builtin),
@@ -145,13 +145,26 @@ kernel/drivers/mmc/core/mmc_block.ko: kernel/drivers/mmc/core/mmc_core.ko\n";
         let o = load_order(
             DEP,
             "kernel/drivers/block/virtio_blk.ko\n",
-            &["sdhci_pci".into(), "mmc_block".into(), "vfat".into(), "virtio_blk".into()],
+            &[
+                "sdhci_pci".into(),
+                "mmc_block".into(),
+                "vfat".into(),
+                "virtio_blk".into(),
+            ],
         )
         .unwrap();
         let names: Vec<_> = o.iter().map(|p| module_name(p)).collect();
         assert_eq!(
             names,
-            ["mmc_core", "sdhci", "cqhci", "sdhci_pci", "mmc_block", "fat", "vfat"]
+            [
+                "mmc_core",
+                "sdhci",
+                "cqhci",
+                "sdhci_pci",
+                "mmc_block",
+                "fat",
+                "vfat"
+            ]
         );
         assert!(load_order(DEP, "", &["nope".into()])
             .unwrap_err()

@@ -98,7 +98,12 @@ fn clear_command(path: &Path) -> Option<String> {
 /// Installs `path` headless, printing progress on the console. Returns the record.
 fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
     let mut sink = crate::ui::plain::PlainReporter::stderr();
-    let r = install::apply(path, device, &mut sink as &mut dyn Sink, &Options::default());
+    let r = install::apply(
+        path,
+        device,
+        &mut sink as &mut dyn Sink,
+        &Options::default(),
+    );
     if r.success() {
         say(&format!(
             "installed {} from {} ({} bytes written)",
@@ -136,7 +141,10 @@ pub fn run(opts: &InitOptions, menu: &mut dyn FnMut(&ProfileDevice) -> bool) -> 
     for w in &cmdline.ignored {
         say(&format!("ignoring kernel command line word {w:?}"));
     }
-    let profile_path = cmdline.profile.clone().unwrap_or_else(|| opts.profile.clone());
+    let profile_path = cmdline
+        .profile
+        .clone()
+        .unwrap_or_else(|| opts.profile.clone());
     let device = match ProfileDevice::load(&profile_path) {
         Ok(d) => d,
         Err(e) => {
@@ -162,7 +170,9 @@ pub fn run(opts: &InitOptions, menu: &mut dyn FnMut(&ProfileDevice) -> bool) -> 
                 .unwrap_or_else(super::modules::default_dir),
             &profile.init.modules,
         ) {
-            Ok(loaded) if !loaded.is_empty() => say(&format!("loaded modules: {}", loaded.join(" "))),
+            Ok(loaded) if !loaded.is_empty() => {
+                say(&format!("loaded modules: {}", loaded.join(" ")))
+            }
             Ok(_) => {}
             Err(e) => {
                 show_error(&e);
