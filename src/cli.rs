@@ -146,14 +146,15 @@ fn pid1() -> ! {
         system: true,
         cmdline: None,
     };
-    let outcome = std::panic::catch_unwind(|| run::run(&opts, &mut menu_unavailable));
-    let action = match outcome {
-        Ok(o) => o.action,
-        Err(_) => {
-            eprintln!("recovery: internal error ({}); waiting", Code::Internal);
-            recovery_updater::device::power::PowerAction::Wait
-        }
-    };
+    // Release builds abort on panic, and PID 1 aborting panics the kernel: the hook runs before
+    // the abort, so it shows the error and never returns.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("recovery: error {}: {info}", Code::Internal);
+        eprintln!("  what to do: {}", Code::Internal.fix());
+        nix::unistd::sync();
+        init::idle_forever()
+    }));
+    let action = run::run(&opts, &mut menu_unavailable).action;
     if let Err(e) = recovery_updater::device::power::perform(action) {
         print_failure(e.code(), &e.to_string());
     }

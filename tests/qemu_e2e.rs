@@ -47,6 +47,8 @@ struct Machine {
     initrd: PathBuf,
     disks: Vec<(&'static str, PathBuf)>,
     sd: PathBuf,
+    /// A USB stick: ext4 without the package on boot 1, unreadable garbage on boot 2.
+    usb: PathBuf,
 }
 
 impl Machine {
@@ -70,7 +72,7 @@ impl Machine {
         for (n, p) in &self.disks {
             cmd.arg("--disk").arg(format!("{n}={}", p.display()));
         }
-        cmd.arg("--sd").arg(&self.sd);
+        cmd.arg("--sd").arg(&self.sd).arg("--usb").arg(&self.usb);
         cmd.env("TIMEOUT", "240").stdin(Stdio::null());
         let t = Instant::now();
         let out = cmd.output().unwrap();
@@ -258,12 +260,26 @@ compression = "deflate"
         .arg(&package));
     assert!(out.status.success(), "{}", text(&out));
 
+    // The USB stick: ext4 made from a folder (mke2fs -d, no root mount), no package on it.
+    fs::create_dir_all(dir.join("usb")).unwrap();
+    fs::write(dir.join("usb/readme.txt"), "no update here\n").unwrap();
+    let usb = dir.join("usb.img");
+    fs::File::create(&usb)
+        .unwrap()
+        .set_len(16 * MIB as u64)
+        .unwrap();
+    sh(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(dir.join("usb"))
+        .arg(&usb));
+
     let m = Machine {
         dir: dir.clone(),
         kernel: vmlinuz,
         initrd,
         disks,
         sd,
+        usb,
     };
     (tmp, m, package, key)
 }
@@ -280,6 +296,10 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     assert!(
         console.contains("recovery: done"),
         "install did not finish:\n{console}"
+    );
+    assert!(
+        console.contains("(ext4) at /run/recovery/storage/sd"),
+        "the ext4 USB stick is mounted and searched:\n{console}"
     );
     let rec = m.last_install();
     assert_eq!(rec["result"], "success", "{rec:#}\n{console}");
@@ -333,6 +353,8 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
         e.data = t.into_bytes();
     });
     m.put_on_card(&bad);
+    // And a stick that holds no filesystem: reported with its code, the scan goes on.
+    fs::write(&m.usb, image_bytes(9, 16 * MIB as u64, false)).unwrap();
     let after_first = m.snapshot();
     let console = m.boot("boot2");
     let rec = m.last_install();
@@ -341,6 +363,10 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     assert!(
         console.contains("9012"),
         "the console shows the code:\n{console}"
+    );
+    assert!(
+        console.contains("error 9110: STORAGE_MOUNT_FAILED"),
+        "the unreadable stick is reported:\n{console}"
     );
     for ((name, a), (_, b)) in after_first.iter().zip(m.snapshot().iter()) {
         assert!(a == b, "{name} changed by a refused package");

@@ -77,6 +77,15 @@ pub fn parse_cmdline(text: &str) -> Cmdline {
     c
 }
 
+/// The screen size for a console that reports none (a serial line reads as 0x0): the kernel
+/// command line's `recovery.viewport=`, else the profile's `[init] viewport`, else 80x25.
+pub fn viewport(profile_viewport: Option<&str>, cmdline: &Cmdline) -> (u16, u16) {
+    cmdline
+        .viewport
+        .or_else(|| profile_viewport.and_then(parse_viewport))
+        .unwrap_or((80, 25))
+}
+
 /// What the system's OTA client asked for in the command file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OtaCommand {
@@ -395,6 +404,9 @@ mod tests {
             parse_cmdline("recovery.after=halt").ignored,
             vec!["recovery.after=halt"]
         );
+        assert_eq!(viewport(Some("120x40"), &c), (100, 30));
+        assert_eq!(viewport(Some("120x40"), &Cmdline::default()), (120, 40));
+        assert_eq!(viewport(None, &Cmdline::default()), (80, 25));
     }
 
     #[test]

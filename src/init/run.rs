@@ -179,10 +179,12 @@ pub fn run(opts: &InitOptions, menu: &mut dyn FnMut(&ProfileDevice) -> bool) -> 
                 warnings.push(e.to_string());
             }
         }
+        // 1.5 s without change: usb-storage waits 1 s (its delay_use) after the stick is
+        // enumerated before its disk appears.
         let devs = super::settle_block_devices(
             Path::new("/sys/class/block"),
-            std::time::Duration::from_secs(5),
-            std::time::Duration::from_millis(700),
+            std::time::Duration::from_secs(8),
+            std::time::Duration::from_millis(1500),
         );
         say(&format!("block devices: {}", devs.join(" ")));
         if let Some(c) = &profile.init.console {
