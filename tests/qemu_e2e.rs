@@ -287,7 +287,7 @@ compression = "deflate"
 #[test]
 #[ignore = "boots qemu-system-x86_64 for ~30 s; .ci/run runs it with --ignored after building the musl binary and fetching the kernel"]
 fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
-    let (_tmp, m, package, _key) = setup();
+    let (_tmp, m, package, key) = setup();
     let before = m.snapshot();
 
     // Boot 1: the good package.
@@ -371,4 +371,74 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     for ((name, a), (_, b)) in after_first.iter().zip(m.snapshot().iter()) {
         assert!(a == b, "{name} changed by a refused package");
     }
+    // Boot 3: the system's OTA client left a command file on the state partition naming a
+    // package there. It wins over the card (which still holds the tampered package): installed
+    // to slot a, recorded, and the command cleared.
+    let spec3 = fs::read_to_string(m.dir.join("spec.toml"))
+        .unwrap()
+        .replace("version = \"2.0.0\"", "version = \"3.0.0\"")
+        .replace("rollback_index = 1", "rollback_index = 2")
+        .replace("wipe_data = true", "wipe_data = false");
+    fs::write(m.dir.join("spec3.toml"), spec3).unwrap();
+    let pkg3 = m.dir.join("ota.zip");
+    let out = run(common::bin()
+        .arg("pack")
+        .arg("--spec")
+        .arg(m.dir.join("spec3.toml"))
+        .arg("--key")
+        .arg(&key)
+        .arg("--out")
+        .arg(&pkg3));
+    assert!(out.status.success(), "{}", text(&out));
+    let state = m
+        .disks
+        .iter()
+        .find(|(n, _)| *n == "state")
+        .unwrap()
+        .1
+        .clone();
+    fs::write(
+        m.dir.join("command"),
+        "--update_package=/state/ota/update.zip\n",
+    )
+    .unwrap();
+    let mtools = |args: &[&str], files: &[&Path]| {
+        sh(Command::new(args[0])
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(&args[1..])
+            .arg("-i")
+            .arg(&state)
+            .args(files));
+    };
+    mtools(&["mmd"], &[Path::new("::ota")]);
+    mtools(&["mcopy"], &[&pkg3, Path::new("::ota/update.zip")]);
+    mtools(
+        &["mcopy"],
+        &[&m.dir.join("command"), Path::new("::command")],
+    );
+    let console = m.boot("boot3");
+    assert!(
+        console.contains("plan: OTA command: install /state/ota/update.zip"),
+        "{console}"
+    );
+    let rec = m.last_install();
+    assert_eq!(rec["result"], "success", "{rec:#}\n{console}");
+    assert_eq!(rec["to_version"], "3.0.0");
+    assert_eq!(rec["target_slot"], "a");
+    let misc = m.disk("misc");
+    let raw: [u8; boot_control::SIZE] = misc[off..off + boot_control::SIZE].try_into().unwrap();
+    assert_eq!(BootControl::decode(&raw).0.active(), Slot::A);
+    let listing = Command::new("mdir")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args(["-b", "-i"])
+        .arg(&state)
+        .arg("::")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_lowercase();
+    assert!(listing.contains("last_install.json"), "{listing}");
+    assert!(
+        !listing.contains("::/command"),
+        "the command runs once: {listing}"
+    );
 }
