@@ -5,7 +5,10 @@
 //! Boot 1: the init loads the kernel modules, finds and mounts the card, installs the package to
 //! slot b headless (with the wipe the package asks for) and powers off; the host then checks the
 //! disks byte for byte, the misc bootloader_control and last_install.json on the state disk.
-//! Boot 2: the card holds a tampered package; the host checks code 9012 and that no disk changed.
+//! Boot 2: the card holds a tampered package and the USB stick no filesystem; the host checks
+//! codes 9110 (stick) and 9012 (package) and that no disk changed.
+//! Boot 3: an OTA command file on the state disk names a package there; it is installed to slot
+//! a and the command is cleared.
 //!
 //! Needs qemu-system-x86, mtools, dosfstools, fdisk, python3, the kernel from
 //! recovery/fetch-kernel.sh and `cargo build --release --target x86_64-unknown-linux-musl`;
