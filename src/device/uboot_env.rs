@@ -337,6 +337,26 @@ impl UbootSlotControl {
         }
     }
 
+    /// The current variables for a change. A blank environment is refused: U-Boot then runs on
+    /// its built-in default, and writing only our variables would replace that default (bootcmd
+    /// and all) with an environment that cannot boot.
+    fn for_change(&self, what: &str) -> Result<BTreeMap<String, String>, Error> {
+        match self.current()? {
+            (vars, true) => Ok(vars),
+            (_, false) => Err(Error::SlotState {
+                reason: format!(
+                    "{what}: no valid U-Boot environment on {} (U-Boot is using its built-in \
+                     default); run `saveenv` in U-Boot or `fw_setenv` once to store it",
+                    self.store
+                        .locations
+                        .first()
+                        .map(|l| l.device.display().to_string())
+                        .unwrap_or_default()
+                ),
+            }),
+        }
+    }
+
     fn store(&self, vars: &BTreeMap<String, String>, what: &str) -> Result<(), Error> {
         self.store.write(vars).map_err(|e| Error::SlotSwitch {
             reason: format!("U-Boot environment ({what}): {e}"),
@@ -387,7 +407,7 @@ impl SlotControl for UbootSlotControl {
     }
 
     fn mark_unbootable(&mut self, slot: Slot) -> Result<(), Error> {
-        let (mut vars, _) = self.current()?;
+        let mut vars = self.for_change(&format!("marking slot {slot} unbootable"))?;
         let key = self.vars.left_var(slot);
         if vars.get(&key).map(String::as_str) == Some("0") {
             return Ok(());
@@ -397,7 +417,7 @@ impl SlotControl for UbootSlotControl {
     }
 
     fn set_active(&mut self, slot: Slot) -> Result<(), Error> {
-        let (mut vars, _) = self.current()?;
+        let mut vars = self.for_change(&format!("activating slot {slot}"))?;
         let other = slot.other();
         let order = format!(
             "{} {}",
@@ -513,27 +533,41 @@ mod tests {
         assert_eq!(store.read().unwrap(), None);
         let mut sc = UbootSlotControl::new(store.clone(), SlotVars::default());
         assert_eq!(sc.state().unwrap().active, Slot::A);
+        let e = sc.set_active(Slot::B).unwrap_err();
+        assert!(e.to_string().contains("no valid U-Boot environment"), "{e}");
+        assert_eq!(
+            store.read().unwrap(),
+            None,
+            "a blank environment is left alone"
+        );
+        let mut first = BTreeMap::new();
+        first.insert("bootcmd".to_string(), "run distro_bootcmd".to_string());
+        store.write(&first).unwrap(); // as U-Boot's saveenv would (copy 0, flag 1)
         sc.set_active(Slot::B).unwrap();
         let (env, i) = store.read().unwrap().unwrap();
-        assert_eq!((env.flag, i), (1, 0));
+        assert_eq!((env.flag, i), (2, 1));
         assert_eq!(env.vars["BOOT_ORDER"], "B A");
+        assert_eq!(
+            env.vars["bootcmd"], "run distro_bootcmd",
+            "other variables kept"
+        );
         assert_eq!(env.vars["BOOT_B_LEFT"], "3");
         sc.mark_unbootable(Slot::A).unwrap();
         assert_eq!(
             store.read().unwrap().unwrap().0.flag,
-            1,
+            2,
             "already 0: nothing written"
         );
         sc.set_active(Slot::A).unwrap();
         let (env, i) = store.read().unwrap().unwrap();
-        assert_eq!((env.flag, i), (2, 1));
+        assert_eq!((env.flag, i), (3, 0));
         assert_eq!(sc.state().unwrap().active, Slot::A);
         // Tear the newest copy: the older one becomes current again.
         let mut raw = std::fs::read(&f).unwrap();
-        raw[0x1000 + 10] ^= 0xff;
+        raw[10] ^= 0xff;
         std::fs::write(&f, raw).unwrap();
         let (env, i) = store.read().unwrap().unwrap();
-        assert_eq!((env.flag, i), (1, 0));
+        assert_eq!((env.flag, i), (2, 1));
         assert_eq!(sc.state().unwrap().active, Slot::B);
     }
 }

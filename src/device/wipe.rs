@@ -6,7 +6,6 @@
 //! vendor script). Only the partitions the profile lists under `[[wipe]]` are touched.
 
 use std::fs::OpenOptions;
-use std::io;
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::Path;
 
@@ -103,14 +102,6 @@ pub fn wipe_partition(def: &PartitionDef) -> Result<Wiped, Error> {
 /// Wipes every listed partition, stopping at the first failure.
 pub fn wipe_all(defs: &[PartitionDef]) -> Result<Vec<Wiped>, Error> {
     defs.iter().map(wipe_partition).collect()
-}
-
-/// Reads `len` bytes at `offset` (for tests and the read-back in the CLI).
-pub fn read_at(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    let f = std::fs::File::open(path)?;
-    let mut b = vec![0u8; len];
-    f.read_exact_at(&mut b, offset)?;
-    Ok(b)
 }
 
 #[cfg(test)]
