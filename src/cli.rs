@@ -154,6 +154,27 @@ enum Command {
     },
     /// The recovery screen: pick a package from storage, check it, install it, see the result.
     Tui(TuiArgs),
+    /// Run as the recovery init: OTA command file, headless/factory install or menu, then
+    /// reboot / power off. Runs this way automatically as PID 1 (profile /etc/recovery/device.toml).
+    Init {
+        #[arg(long, default_value = DEFAULT_INIT_PROFILE)]
+        device: PathBuf,
+        /// Also set up the system (mounts, modules, console, cards) and perform the power
+        /// action, as PID 1 does. Without it only the decision and the install run.
+        #[arg(long)]
+        system: bool,
+        /// Kernel command line words to obey (default: /proc/cmdline with --system, none without).
+        #[arg(long)]
+        cmdline: Option<String>,
+    },
+    /// Wipe data / factory reset: erase the profile's [[wipe]] partitions (and nothing else).
+    Wipe {
+        #[arg(long)]
+        device: PathBuf,
+        /// Required: confirms erasing user data.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print the table of error codes.
     Codes {
         #[arg(long)]
@@ -161,7 +182,69 @@ enum Command {
     },
 }
 
+/// The profile the recovery init reads when it runs as PID 1.
+const DEFAULT_INIT_PROFILE: &str = "/etc/recovery/device.toml";
+
+/// PID 1: the kernel started us as /init. Never returns (exiting would panic the kernel).
+fn pid1() -> ! {
+    use recovery_updater::init::{self, run};
+    let opts = run::InitOptions {
+        profile: PathBuf::from(DEFAULT_INIT_PROFILE),
+        system: true,
+        cmdline: None,
+    };
+    // Release builds abort on panic, and PID 1 aborting panics the kernel: the hook runs before
+    // the abort, so it shows the error and never returns.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("recovery: error {}: {info}", Code::Internal);
+        eprintln!("  what to do: {}", Code::Internal.fix());
+        nix::unistd::sync();
+        init::idle_forever()
+    }));
+    let action = run::run(&opts, &mut recovery_menu).action;
+    if let Err(e) = recovery_updater::device::power::perform(action) {
+        print_failure(e.code(), &e.to_string());
+    }
+    eprintln!("recovery: waiting (hold the power button to restart)");
+    init::idle_forever()
+}
+
+/// The recovery init's interactive menu: the recovery screen on the profile's console (or the
+/// controlling terminal), over the profile's storage folders plus the cards found at boot.
+/// Returns the power action the user picked.
+fn recovery_menu(
+    device: &ProfileDevice,
+    roots: &[PathBuf],
+    viewport: (u16, u16),
+) -> Option<recovery_updater::device::power::PowerAction> {
+    use recovery_updater::device::power::PowerAction as Power;
+    let mut profile = device.profile().clone();
+    profile.storage.extend(roots.iter().cloned());
+    let opts = tui::Options {
+        tty: profile.init.console.clone(),
+        size: Some(viewport),
+        inputs: None,
+        exit_after_first_frame: false,
+        test_panic: false,
+    };
+    match tui::run(std::sync::Arc::new(ProfileDevice::new(profile)), &opts) {
+        Ok(outcome) => Some(match outcome.action {
+            PowerAction::Reboot => Power::Reboot,
+            PowerAction::RebootBootloader => Power::Bootloader,
+            PowerAction::PowerOff => Power::PowerOff,
+            PowerAction::Exit => Power::Wait,
+        }),
+        Err(e) => {
+            print_failure(e.code(), &e.to_string());
+            None
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
+    if std::process::id() == 1 {
+        pid1();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -385,6 +468,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let code = report_record(sink.as_mut(), false, &record, &device);
             eprintln!("\nTry it again: recovery-updater apply {pkg} --device {dev} --yes");
             Ok(code)
+        }
+        Command::Init {
+            device,
+            system,
+            cmdline,
+        } => {
+            use recovery_updater::init::run;
+            let opts = run::InitOptions {
+                profile: device,
+                system,
+                cmdline,
+            };
+            let o = run::run(&opts, &mut recovery_menu);
+            let action = serde_json::to_value(o.action).unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::json!({"event": "init", "success": o.success, "action": action,
+                    "code": o.code})
+            );
+            if system {
+                recovery_updater::device::power::perform(o.action)?;
+            }
+            Ok(match Code::from_number(o.code) {
+                Some(c) => ExitCode::from(c.exit_status()),
+                None => ExitCode::SUCCESS,
+            })
+        }
+        Command::Wipe { device, yes } => {
+            if !yes {
+                print_failure(
+                    Code::UsageError,
+                    "wipe erases user data: pass --yes to confirm",
+                );
+                return Ok(ExitCode::from(Code::UsageError.exit_status()));
+            }
+            let device = ProfileDevice::load(&device)?;
+            if device.profile().wipe.is_empty() {
+                anyhow::bail!(Error::Profile {
+                    path: device.profile().path.clone(),
+                    reason: "no [[wipe]] partition listed".into(),
+                });
+            }
+            for w in device.wipe_data()? {
+                println!("{w}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Codes { markdown } => {
             if markdown {

@@ -166,6 +166,21 @@ codes! {
     Internal = 9099, "INTERNAL_ERROR",
         "An internal error occurred in the updater.",
         "Restart into recovery and retry; report last_log to the vendor.";
+    StorageMountFailed = 9110, "STORAGE_MOUNT_FAILED",
+        "An SD card or USB stick was found but could not be mounted (unknown or damaged filesystem); the other storage was still searched.",
+        "Format the card as FAT32, exFAT or ext4 on a computer, copy update.zip to it, and try again.";
+    WipeFailed = 9111, "DATA_WIPE_FAILED",
+        "Wiping the data or cache partition failed.",
+        "Retry the wipe from the recovery menu; if it repeats, the flash is failing: contact service.";
+    RecoveryInitFailed = 9112, "RECOVERY_START_FAILED",
+        "The recovery environment could not start: a system filesystem, kernel module or console could not be set up.",
+        "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
+    CommandFileInvalid = 9113, "RECOVERY_COMMAND_INVALID",
+        "The recovery command file left by the system's updater could not be read or holds an unknown command.",
+        "Reboot into the system and start the update again, or choose the package from the recovery menu.";
+    PowerFailed = 9114, "REBOOT_FAILED",
+        "Rebooting or powering off the device failed.",
+        "Hold the power button to restart the device.";
 }
 
 impl Code {
@@ -431,6 +446,24 @@ pub enum Error {
     Cancelled,
     #[error("internal error: {reason}")]
     Internal { reason: String },
+    #[error("cannot mount {device} ({fstype}): {reason}")]
+    StorageMount {
+        device: PathBuf,
+        fstype: String,
+        reason: String,
+    },
+    #[error("wiping {partition} ({path}) failed: {reason}")]
+    Wipe {
+        partition: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("starting recovery: {step}: {reason}")]
+    RecoveryInit { step: String, reason: String },
+    #[error("recovery command file {path}: {reason}")]
+    CommandFile { path: PathBuf, reason: String },
+    #[error("{action} failed: {reason}")]
+    Power { action: String, reason: String },
 }
 
 impl HasCode for ZipError {
@@ -492,6 +525,11 @@ impl HasCode for Error {
             Error::Key(_) => Code::KeyInvalid,
             Error::Cancelled => Code::Cancelled,
             Error::Internal { .. } => Code::Internal,
+            Error::StorageMount { .. } => Code::StorageMountFailed,
+            Error::Wipe { .. } => Code::WipeFailed,
+            Error::RecoveryInit { .. } => Code::RecoveryInitFailed,
+            Error::CommandFile { .. } => Code::CommandFileInvalid,
+            Error::Power { .. } => Code::PowerFailed,
         }
     }
 }

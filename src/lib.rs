@@ -9,6 +9,7 @@
 pub mod demo;
 pub mod device;
 pub mod error;
+pub mod init;
 pub mod install;
 pub mod package;
 pub mod state;

@@ -40,3 +40,15 @@ pub fn free_space(path: &Path) -> io::Result<u64> {
     #[allow(clippy::unnecessary_cast)] // the field types differ between libc targets
     Ok((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
+
+// BLKDISCARD = _IO(0x12, 119), but it takes a pointer to `u64[2]` {start, length} in bytes:
+// the flash translation layer may release those blocks (a wipe that also helps wear levelling).
+nix::ioctl_write_ptr_bad!(blkdiscard, nix::request_code_none!(0x12, 119), [u64; 2]);
+
+/// Discards `len` bytes at `start` of a block device.
+pub fn discard(file: &File, start: u64, len: u64) -> io::Result<()> {
+    let range = [start, len];
+    // SAFETY: the fd is open for the call; `range` is a valid [u64; 2] that BLKDISCARD only reads.
+    unsafe { blkdiscard(file.as_raw_fd(), &range) }.map_err(io::Error::from)?;
+    Ok(())
+}

@@ -4,9 +4,14 @@
 //! profile; its partitions may be regular files (tests, the demo) or block devices (a real
 //! recovery), so every test runs without root and the real device code stays thin.
 
+pub mod battery;
 pub mod boot_control;
+pub mod discovery;
+pub mod power;
 pub mod profile;
 pub mod storage;
+pub mod uboot_env;
+pub mod wipe;
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -105,6 +110,10 @@ pub trait Device: Send + Sync {
     fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error>;
     /// Slot control for A/B devices; `None` for single-slot devices.
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error>;
+    /// Wipe data / factory reset: erases the profile's `[[wipe]]` partitions, nothing else.
+    fn wipe_data(&self) -> Result<Vec<wipe::Wiped>, Error> {
+        wipe::wipe_all(&self.profile().wipe)
+    }
 }
 
 /// The partition path for `slot` (`{slot}` replaced), or the path itself when unslotted.
@@ -370,6 +379,9 @@ impl Device for ProfileDevice {
                     charging,
                 }))
             }
+            Some(BatterySource::Auto(_)) => {
+                battery::from_power_supply(Path::new(battery::POWER_SUPPLY))
+            }
         }
     }
 
@@ -396,6 +408,21 @@ impl Device for ProfileDevice {
     }
 
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error> {
+        if let (SlotMode::Ab, Some(u)) = (self.profile.slots.mode, &self.profile.slots.uboot_env) {
+            let store =
+                uboot_env::EnvStore::from_config(&u.config).map_err(|reason| Error::SlotState {
+                    reason: format!("U-Boot environment: {reason}"),
+                })?;
+            let vars = uboot_env::SlotVars {
+                order: u.order_var.clone(),
+                left: u.left_var.clone(),
+                names: u.slot_names.clone(),
+                tries: u.tries,
+            };
+            return Ok(Some(Box::new(uboot_env::UbootSlotControl::new(
+                store, vars,
+            ))));
+        }
         match (self.profile.slots.mode, &self.profile.slots.misc) {
             (SlotMode::Ab, Some(misc)) => Ok(Some(Box::new(MiscSlotControl::new(misc.clone())))),
             (SlotMode::Ab, None) => Err(Error::Profile {

@@ -39,6 +39,8 @@ pub enum BatterySource {
         #[serde(default)]
         status_file: Option<PathBuf>,
     },
+    /// `battery = "auto"`: the first present battery in /sys/class/power_supply.
+    Auto(String),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
@@ -57,6 +59,144 @@ pub struct Slots {
     /// Misc partition holding Android's bootloader_control (A/B only).
     #[serde(default)]
     pub misc: Option<PathBuf>,
+    /// U-Boot environment slot control (instead of misc).
+    #[serde(default)]
+    pub uboot_env: Option<UbootEnvDef>,
+}
+
+/// `[slots.uboot_env]`: where the environment lives and which variables select the slot.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UbootEnvDef {
+    /// An fw_env.config file (`device offset size` per copy), as libubootenv reads it.
+    pub config: PathBuf,
+    #[serde(default = "default_order_var")]
+    pub order_var: String,
+    /// `{SLOT}` becomes the slot's name.
+    #[serde(default = "default_left_var")]
+    pub left_var: String,
+    /// Names of slots a and b in the variables.
+    #[serde(default = "default_slot_names")]
+    pub slot_names: [String; 2],
+    #[serde(default = "default_tries")]
+    pub tries: u8,
+}
+
+fn default_order_var() -> String {
+    "BOOT_ORDER".into()
+}
+fn default_left_var() -> String {
+    "BOOT_{SLOT}_LEFT".into()
+}
+fn default_slot_names() -> [String; 2] {
+    ["A".into(), "B".into()]
+}
+fn default_tries() -> u8 {
+    3
+}
+
+/// How the recovery init runs when nothing asks for an install.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InitMode {
+    /// The interactive menu on the console.
+    #[default]
+    Menu,
+    /// Factory line / headless: install the first valid package found, then `after`.
+    Headless,
+}
+
+/// A filesystem the init mounts read-write before anything else (the state partition).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MountDef {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub fstype: String,
+    #[serde(default)]
+    pub options: Option<String>,
+}
+
+/// `[init]`: what the recovery init (PID 1) does.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InitDef {
+    /// Kernel modules to load, in order, each after its dependencies from modules.dep.
+    #[serde(default)]
+    pub modules: Vec<String>,
+    /// Where modules.dep is; default /lib/modules/<running kernel release>.
+    #[serde(default)]
+    pub module_dir: Option<PathBuf>,
+    /// Console to use instead of the one the kernel gave (e.g. /dev/ttyS0, /dev/tty1).
+    #[serde(default)]
+    pub console: Option<PathBuf>,
+    #[serde(default)]
+    pub mode: InitMode,
+    /// After a successful install (or a finished menu session).
+    #[serde(default = "default_after")]
+    pub after: super::power::PowerAction,
+    /// After a failure (the code is shown on the console first).
+    #[serde(default = "default_on_failure")]
+    pub on_failure: super::power::PowerAction,
+    #[serde(default)]
+    pub mounts: Vec<MountDef>,
+    /// The OTA command file; default `<state_dir>/command`.
+    #[serde(default)]
+    pub command_file: Option<PathBuf>,
+    /// Internal block devices never searched as removable storage (e.g. "mmcblk0").
+    #[serde(default)]
+    pub internal_disks: Vec<String>,
+    /// Create /dev/block/by-name/NAME links from GPT partition names and virtio serials.
+    #[serde(default = "default_true")]
+    pub by_name_links: bool,
+    /// Where cards are mounted and runtime files live (a tmpfs).
+    #[serde(default = "default_run_dir")]
+    pub run_dir: PathBuf,
+    /// Screen size when the console reports none (serial): "COLSxROWS".
+    #[serde(default)]
+    pub viewport: Option<String>,
+}
+
+impl InitDef {
+    #[cfg(test)]
+    fn default_with_command(path: &str) -> InitDef {
+        InitDef {
+            command_file: Some(PathBuf::from(path)),
+            ..InitDef::default()
+        }
+    }
+}
+
+fn default_after() -> super::power::PowerAction {
+    super::power::PowerAction::Reboot
+}
+fn default_on_failure() -> super::power::PowerAction {
+    super::power::PowerAction::Wait
+}
+fn default_true() -> bool {
+    true
+}
+fn default_run_dir() -> PathBuf {
+    PathBuf::from("/run/recovery")
+}
+
+impl Default for InitDef {
+    fn default() -> InitDef {
+        InitDef {
+            modules: Vec::new(),
+            module_dir: None,
+            console: None,
+            mode: InitMode::Menu,
+            after: default_after(),
+            on_failure: default_on_failure(),
+            mounts: Vec::new(),
+            command_file: None,
+            internal_disks: Vec::new(),
+            by_name_links: true,
+            run_dir: default_run_dir(),
+            viewport: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +248,11 @@ struct RawProfile {
     slots: Slots,
     #[serde(rename = "partition")]
     partitions: Vec<PartitionDef>,
+    /// Partitions erased by wipe data / factory reset (data, cache), never anything else.
+    #[serde(default)]
+    wipe: Vec<PartitionDef>,
+    #[serde(default)]
+    init: InitDef,
 }
 
 /// A loaded, validated profile with every path made absolute.
@@ -129,6 +274,8 @@ pub struct Profile {
     pub package_names: Vec<String>,
     pub slots: Slots,
     pub partitions: Vec<PartitionDef>,
+    pub wipe: Vec<PartitionDef>,
+    pub init: InitDef,
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> Error {
@@ -202,8 +349,11 @@ impl Profile {
             }
         }
         if raw.slots.mode == SlotMode::Ab {
-            if raw.slots.misc.is_none() {
-                return Err(invalid(path, "slots.mode = \"ab\" needs slots.misc"));
+            if raw.slots.misc.is_none() && raw.slots.uboot_env.is_none() {
+                return Err(invalid(
+                    path,
+                    "slots.mode = \"ab\" needs slots.misc (or slots.uboot_env)",
+                ));
             }
             if !raw.partitions.iter().any(PartitionDef::slotted) {
                 return Err(invalid(path, "A/B device without any {slot} partition"));
@@ -228,9 +378,82 @@ impl Profile {
             .rollback_index_file
             .map(|p| abs(&p))
             .unwrap_or_else(|| state_dir.join("rollback_index"));
+        if let Some(BatterySource::Auto(s)) = &raw.battery {
+            if s != "auto" {
+                return Err(invalid(
+                    path,
+                    format!("battery = {s:?}: want \"auto\" or a table"),
+                ));
+            }
+        }
+        if let Some(u) = &raw.slots.uboot_env {
+            if !u.left_var.contains("{SLOT}") || u.slot_names[0] == u.slot_names[1] {
+                return Err(invalid(
+                    path,
+                    "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names",
+                ));
+            }
+        }
+        if let Some(v) = &raw.init.viewport {
+            if parse_viewport(v).is_none() {
+                return Err(invalid(
+                    path,
+                    format!("init.viewport {v:?}: want COLSxROWS"),
+                ));
+            }
+        }
+        let abs_str = |p: &str| -> String {
+            if Path::new(p).is_absolute() {
+                p.to_string()
+            } else {
+                dir.join(p).to_string_lossy().into_owned()
+            }
+        };
+        let mut wipe = Vec::new();
+        for w in &raw.wipe {
+            if w.slotted() {
+                return Err(invalid(
+                    path,
+                    format!("wipe partition {} uses {{slot}}", w.name),
+                ));
+            }
+            let wp = abs_str(&w.path);
+            let clash = raw.partitions.iter().any(|p| {
+                let pp = abs_str(&p.path);
+                pp == wp || pp.replace("{slot}", "a") == wp || pp.replace("{slot}", "b") == wp
+            }) || raw
+                .slots
+                .misc
+                .as_ref()
+                .is_some_and(|m| abs(m).to_string_lossy() == wp);
+            if clash {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "wipe partition {} is also an update or misc partition",
+                        w.name
+                    ),
+                ));
+            }
+            wipe.push(PartitionDef {
+                name: w.name.clone(),
+                path: wp,
+            });
+        }
+        let mut init = raw.init.clone();
+        init.module_dir = init.module_dir.map(|p| abs(&p));
+        init.command_file = Some(
+            init.command_file
+                .map(|p| abs(&p))
+                .unwrap_or_else(|| abs(&raw.state_dir).join("command")),
+        );
         let slots = Slots {
             mode: raw.slots.mode,
             misc: raw.slots.misc.map(|p| abs(&p)),
+            uboot_env: raw.slots.uboot_env.map(|u| UbootEnvDef {
+                config: abs(&u.config),
+                ..u
+            }),
         };
         let partitions = raw
             .partitions
@@ -271,12 +494,29 @@ impl Profile {
             package_names: raw.package_names,
             slots,
             partitions,
+            wipe,
+            init,
         })
+    }
+
+    /// The OTA command file (`[init] command_file`, default `<state_dir>/command`).
+    pub fn command_file(&self) -> PathBuf {
+        self.init
+            .command_file
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("command"))
     }
 
     pub fn partition(&self, name: &str) -> Option<&PartitionDef> {
         self.partitions.iter().find(|p| p.name == name)
     }
+}
+
+/// Parses "COLSxROWS" (both 1..=1000).
+pub fn parse_viewport(s: &str) -> Option<(u16, u16)> {
+    let (c, r) = s.split_once('x')?;
+    let (c, r) = (c.trim().parse().ok()?, r.trim().parse().ok()?);
+    ((1..=1000).contains(&c) && (1..=1000).contains(&r)).then_some((c, r))
 }
 
 #[cfg(test)]
@@ -356,6 +596,75 @@ path = "/dev/block/by-name/modem"
             let e = Profile::parse(&text, Path::new("d.toml"), Path::new(".")).unwrap_err();
             assert!(e.to_string().contains(want), "{e} should mention {want}");
             assert_eq!(crate::HasCode::code(&e), crate::Code::ProfileInvalid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod recovery_fields_tests {
+    use super::*;
+    use crate::device::power::PowerAction;
+
+    const BASE: &str = r#"
+product = "p"
+hardware_revision = "r"
+keys = ["k.pub"]
+state_dir = "/state"
+[slots]
+mode = "ab"
+[slots.uboot_env]
+config = "fw_env.config"
+[[partition]]
+name = "boot"
+path = "/dev/block/by-name/boot_{slot}"
+"#;
+
+    #[test]
+    fn init_wipe_uboot_and_auto_battery() {
+        let text = format!(
+            "battery = \"auto\"\n{BASE}[[wipe]]\nname = \"userdata\"\npath = \"/dev/block/by-name/userdata\"\n\
+             [init]\nmode = \"headless\"\nafter = \"poweroff\"\nmodules = [\"vfat\"]\n\
+             [[init.mounts]]\nsource = \"/dev/vdg\"\ntarget = \"/state\"\nfstype = \"vfat\"\n"
+        );
+        let p = Profile::parse(&text, Path::new("/r/d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.battery, Some(BatterySource::Auto("auto".into())));
+        assert_eq!(
+            p.slots.uboot_env.as_ref().unwrap().config,
+            PathBuf::from("/r/fw_env.config")
+        );
+        assert_eq!(p.slots.uboot_env.as_ref().unwrap().order_var, "BOOT_ORDER");
+        assert_eq!(p.wipe[0].name, "userdata");
+        assert_eq!(p.init.mode, InitMode::Headless);
+        assert_eq!(p.init.after, PowerAction::PowerOff);
+        assert_eq!(p.init.on_failure, PowerAction::Wait);
+        assert_eq!(p.init.mounts[0].fstype, "vfat");
+        assert_eq!(p.command_file(), PathBuf::from("/state/command"));
+
+        let defaults = Profile::parse(BASE, Path::new("/r/d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(
+            defaults.init,
+            InitDef::default_with_command("/state/command")
+        );
+        assert!(defaults.wipe.is_empty());
+
+        for (bad, want) in [
+            (format!("battery = \"sysfs\"\n{BASE}"), "want \"auto\""),
+            (
+                format!("{BASE}[[wipe]]\nname = \"b\"\npath = \"/dev/block/by-name/boot_a\"\n"),
+                "also an update",
+            ),
+            (format!("{BASE}[init]\nviewport = \"80\"\n"), "COLSxROWS"),
+            (
+                format!("{BASE}[init]\nafter = \"halt\"\n"),
+                "unknown variant",
+            ),
+            (
+                BASE.replace("[slots.uboot_env]\nconfig = \"fw_env.config\"\n", ""),
+                "needs slots.misc",
+            ),
+        ] {
+            let e = Profile::parse(&bad, Path::new("d.toml"), Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(want), "{e} should mention {want}");
         }
     }
 }

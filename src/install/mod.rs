@@ -341,10 +341,19 @@ fn install_in(
         warnings.push(format!("installed version not saved: {e}"));
     }
     if pkg.manifest.wipe_data {
-        warnings.push(
-            "the package asks for a data wipe; this device profile names no data partition to wipe"
-                .into(),
-        );
+        if profile.wipe.is_empty() {
+            warnings.push(
+                "the package asks for a data wipe; this device profile names no data partition to wipe"
+                    .into(),
+            );
+        } else {
+            // After the slot switch: a failed wipe leaves the new version installed, and the
+            // user can wipe again from the menu.
+            run.log("wiping data as the package asks");
+            for w in device.wipe_data()? {
+                run.log(w.to_string());
+            }
+        }
     }
     for w in &warnings {
         run.log(format!("warning: {w}"));

@@ -137,13 +137,15 @@ pub fn scan(device: &dyn Device) -> Vec<PackageInfo> {
         .collect()
 }
 
-/// Wipe data / factory reset. The device layer has no wipe backend yet (the [`Device`] trait
-/// offers none and profiles name no data partition), so this reports that with its code and
-/// touches nothing. It never pretends to have wiped.
+/// Wipe data / factory reset: erases the profile's `[[wipe]]` partitions through the device
+/// layer. A profile that names none gets WIPE_NOT_CONFIGURED and nothing is touched.
 pub fn wipe_data(device: &dyn Device) -> Result<(), Error> {
-    Err(Error::WipeNotConfigured {
-        product: device.profile().product.clone(),
-    })
+    if device.profile().wipe.is_empty() {
+        return Err(Error::WipeNotConfigured {
+            product: device.profile().product.clone(),
+        });
+    }
+    device.wipe_data().map(drop)
 }
 
 /// Runs the recovery screen until the user picks a power action (or Ctrl-C outside an

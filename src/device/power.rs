@@ -1,0 +1,136 @@
+//! Reboot, reboot into the bootloader, and power off: sync, unmount what we mounted, then
+//! reboot(2). Only the recovery init calls these; they need CAP_SYS_BOOT.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// What to do when recovery is finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerAction {
+    /// Restart into the system.
+    Reboot,
+    /// Restart into the bootloader (fastboot / download mode).
+    Bootloader,
+    PowerOff,
+    /// Stay in recovery (show the result and wait).
+    Wait,
+}
+
+impl std::str::FromStr for PowerAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PowerAction, String> {
+        match s {
+            "reboot" => Ok(PowerAction::Reboot),
+            "bootloader" => Ok(PowerAction::Bootloader),
+            "poweroff" => Ok(PowerAction::PowerOff),
+            "wait" => Ok(PowerAction::Wait),
+            _ => Err(format!(
+                "unknown action {s:?} (reboot, bootloader, poweroff, wait)"
+            )),
+        }
+    }
+}
+
+/// Mount points from /proc/self/mounts that recovery may unmount, deepest first: everything
+/// but the root and the kernel's pseudo filesystems.
+pub fn unmount_order(mounts: &str) -> Vec<PathBuf> {
+    let keep = ["/", "/proc", "/sys", "/dev", "/dev/pts"];
+    let mut v: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        // /proc/mounts escapes spaces etc. as \040; such paths are not ours.
+        .filter(|m| !m.contains('\\') && !keep.contains(m))
+        .map(PathBuf::from)
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v
+}
+
+/// Syncs, unmounts and performs `action` (`Wait` returns immediately). Does not return on
+/// success.
+pub fn perform(action: PowerAction) -> Result<(), Error> {
+    use nix::sys::reboot::{reboot, RebootMode};
+    if action == PowerAction::Wait {
+        return Ok(());
+    }
+    nix::unistd::sync();
+    if let Ok(m) = std::fs::read_to_string("/proc/self/mounts") {
+        for p in unmount_order(&m) {
+            if nix::mount::umount(&p).is_err() {
+                // Busy: at least make it read-only so nothing is lost at the power cut.
+                let _ = nix::mount::mount(
+                    None::<&str>,
+                    &p,
+                    None::<&str>,
+                    nix::mount::MsFlags::MS_REMOUNT | nix::mount::MsFlags::MS_RDONLY,
+                    None::<&str>,
+                );
+            }
+        }
+    }
+    nix::unistd::sync();
+    let err = |name: &str, e: String| Error::Power {
+        action: name.into(),
+        reason: e,
+    };
+    match action {
+        PowerAction::Reboot => reboot(RebootMode::RB_AUTOBOOT)
+            .map(|_| ())
+            .map_err(|e| err("reboot", e.to_string())),
+        PowerAction::PowerOff => reboot(RebootMode::RB_POWER_OFF)
+            .map(|_| ())
+            .map_err(|e| err("power off", e.to_string())),
+        PowerAction::Bootloader => {
+            // nix's RebootMode has no RESTART2. LINUX_REBOOT_CMD_RESTART2 passes a command
+            // string to the platform's restart handler; "bootloader" is the one Android's
+            // bootloaders (and many vendor reboot-mode drivers) understand.
+            let arg = c"bootloader";
+            // SAFETY: reboot(2) with the documented magic numbers; `arg` is a NUL-terminated
+            // string that outlives the call. On success the call does not return.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_reboot,
+                    libc::LINUX_REBOOT_MAGIC1,
+                    libc::LINUX_REBOOT_MAGIC2,
+                    libc::LINUX_REBOOT_CMD_RESTART2,
+                    arg.as_ptr(),
+                )
+            };
+            if r < 0 {
+                Err(err(
+                    "reboot into the bootloader",
+                    std::io::Error::last_os_error().to_string(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        PowerAction::Wait => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmounts_deepest_first_and_keeps_pseudo_filesystems() {
+        let m = "rootfs / rootfs rw 0 0\nproc /proc proc rw 0 0\n\
+                 /dev/vdf /state vfat rw 0 0\n/dev/mmcblk0p1 /run/storage/mmcblk0p1 vfat ro 0 0\n\
+                 tmpfs /run tmpfs rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\n";
+        assert_eq!(
+            unmount_order(m),
+            vec![
+                PathBuf::from("/run/storage/mmcblk0p1"),
+                PathBuf::from("/state"),
+                PathBuf::from("/run")
+            ]
+        );
+        assert_eq!("poweroff".parse(), Ok(PowerAction::PowerOff));
+        assert!("halt".parse::<PowerAction>().is_err());
+    }
+}
