@@ -145,6 +145,9 @@ codes! {
     StateWriteFailed = 9055, "STATE_WRITE_FAILED",
         "The result, journal or rollback index could not be saved in the recovery state directory.",
         "Free up space on the state partition and try again.";
+    ResumeNeedsPackage = 9056, "INTERRUPTED_UPDATE_NEEDS_SAME_PACKAGE",
+        "An in-place update was interrupted part-way: some partitions hold new data and some old, and the package needed to finish it is not available (the card was removed, or a different package was offered).",
+        "Insert the card with the same update package that was being installed (named in the message) and start the update again; it resumes where it stopped. Do not reboot the device before it finishes.";
     ProfileInvalid = 9060, "DEVICE_PROFILE_INVALID",
         "The device profile in the recovery image is missing or invalid.",
         "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
@@ -416,6 +419,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("an interrupted in-place update of {package} (version {version}, manifest {manifest_sha256}) must be finished first: {reason}")]
+    ResumeNeedsPackage {
+        package: String,
+        version: String,
+        manifest_sha256: String,
+        reason: String,
+    },
     #[error("device profile {path}: {reason}")]
     Profile { path: PathBuf, reason: String },
     #[error("package spec: {reason}")]
@@ -481,6 +491,7 @@ impl HasCode for Error {
             Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
             Error::SlotState { .. } => Code::SlotStateInvalid,
             Error::StateWrite { .. } => Code::StateWriteFailed,
+            Error::ResumeNeedsPackage { .. } => Code::ResumeNeedsPackage,
             Error::Profile { .. } => Code::ProfileInvalid,
             Error::PackSpec { .. } => Code::PackSpecInvalid,
             Error::Key(_) => Code::KeyInvalid,
