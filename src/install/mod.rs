@@ -302,6 +302,7 @@ fn install_in(
                         t.path.display()
                     ));
                 }
+                let interval = journal::checkpoint_interval(img.size, img.chunk_size);
                 let mut since_checkpoint = 0u64;
                 let mut readback = Vec::new();
                 let mut kept = 0u64;
@@ -322,7 +323,7 @@ fn install_in(
                         *bytes_written += bytes.len() as u64;
                         since_checkpoint += bytes.len() as u64;
                     }
-                    if since_checkpoint >= journal::CHECKPOINT_BYTES {
+                    if since_checkpoint >= interval {
                         // Durable first, then recorded: the journal never counts a chunk
                         // that a power cut could still lose.
                         part.flush().map_err(|source| Error::Flush {
