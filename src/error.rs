@@ -452,6 +452,11 @@ impl HasCode for ZipError {
             | ZipError::Overlap { .. }
             | ZipError::HeaderMismatch { .. } => Code::ZipInconsistent,
             ZipError::Unsupported { .. } => Code::ZipUnsupported,
+            // Data that inflates past its declared size (a zip bomb) is a limit, as the
+            // PACKAGE_LIMITS_EXCEEDED meaning says; data that ends early is a size mismatch.
+            ZipError::SizeMismatch {
+                expected, actual, ..
+            } if actual > expected => Code::PackageLimits,
             ZipError::SizeMismatch { .. } => Code::EntrySizeMismatch,
             ZipError::CrcMismatch { .. } => Code::ChunkHashMismatch,
         }
