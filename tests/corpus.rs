@@ -37,7 +37,11 @@ fn expect_refused(fx: &Fixture, pkg: &Path, code: u16) -> serde_json::Value {
     assert_eq!(result["code"], code, "{}", text(&out));
     assert_eq!(exit_code(&out), i32::from(code - 9000), "{}", text(&out));
     assert_eq!(result["result"], "failure");
-    assert_eq!(fx.snapshot(), before, "a refused package changed the device");
+    assert_eq!(
+        fx.snapshot(),
+        before,
+        "a refused package changed the device"
+    );
     assert_eq!(fs::read(fx.state_file("rollback_index")).unwrap(), ri);
     assert!(
         !fx.state_file("journal.json").exists(),
@@ -639,7 +643,10 @@ fn file_modified_in_place_after_verification_fails_per_chunk() {
     let off = data_offset(&pkg, "boot.img") + 65536 + 10;
     let f = fs::OpenOptions::new().write(true).open(&pkg).unwrap();
     let mut b = [0u8; 1];
-    fs::File::open(&pkg).unwrap().read_exact_at(&mut b, off).unwrap();
+    fs::File::open(&pkg)
+        .unwrap()
+        .read_exact_at(&mut b, off)
+        .unwrap();
     f.write_all_at(&[b[0] ^ 0xff], off).unwrap();
 
     let err = install::install(&checked, &dev, &mut sink, &Options::default())

@@ -147,10 +147,7 @@ const SLOT_B: [&str; 3] = ["boot_b.img", "system_b.img", "vendor_b.img"];
 
 /// Kill points spread over every phase and, by bytes, over every image.
 fn kill_points(events: &[serde_json::Value], verify: bool, n_bytes: usize) -> Vec<KillAt> {
-    let total = events
-        .iter()
-        .find(|e| e["event"] == "plan")
-        .unwrap()["total_bytes"]
+    let total = events.iter().find(|e| e["event"] == "plan").unwrap()["total_bytes"]
         .as_u64()
         .unwrap();
     let image_bytes = if verify { total / 2 } else { total };
@@ -276,7 +273,8 @@ fn kill_everywhere(mode: SlotMode, n_bytes: usize) -> Report {
         }
         let (out, result) = fx.apply(&pkg);
         assert_eq!(
-            result["code"], 0,
+            result["code"],
+            0,
             "{at:?} ({phase}): re-run failed\n{}",
             text(&out)
         );
@@ -297,7 +295,11 @@ fn ab_survives_sigkill_anywhere() {
     eprintln!("A/B: {} kills by phase {:?}", r.kills, r.by_phase);
     assert!(r.kills >= 25, "only {} kills landed", r.kills);
     for p in ["write", "flush", "switch_slot", "checks"] {
-        assert!(r.by_phase.contains_key(p), "no kill in {p}: {:?}", r.by_phase);
+        assert!(
+            r.by_phase.contains_key(p),
+            "no kill in {p}: {:?}",
+            r.by_phase
+        );
     }
 }
 
@@ -307,7 +309,11 @@ fn in_place_survives_sigkill_anywhere() {
     eprintln!("in place: {} kills by phase {:?}", r.kills, r.by_phase);
     assert!(r.kills >= 25, "only {} kills landed", r.kills);
     for p in ["verify", "write", "flush", "checks"] {
-        assert!(r.by_phase.contains_key(p), "no kill in {p}: {:?}", r.by_phase);
+        assert!(
+            r.by_phase.contains_key(p),
+            "no kill in {p}: {:?}",
+            r.by_phase
+        );
     }
 }
 
@@ -345,7 +351,10 @@ fn in_place_interrupted_then_package_gone_names_the_package() {
     assert_eq!(result["name"], "INTERRUPTED_UPDATE_NEEDS_SAME_PACKAGE");
     let msg = result["message"].as_str().unwrap();
     assert!(msg.contains("1.1.0") && msg.contains("update.zip"), "{msg}");
-    assert!(result["fix"].as_str().unwrap().contains("same update package"));
+    assert!(result["fix"]
+        .as_str()
+        .unwrap()
+        .contains("same update package"));
     assert_eq!(fx.snapshot(), before, "nothing written");
     assert!(fx.state_file("journal.json").exists(), "journal kept");
 
@@ -391,11 +400,7 @@ fn in_place_interrupted_then_a_package_missing_a_touched_partition_is_refused() 
 #[test]
 fn in_place_interrupted_then_a_different_package_rewriting_everything_is_accepted() {
     let (fx, _pkg) = half_written_in_place("boot");
-    let other = fx.pack(
-        &fx.spec_with("version = \"1.2.0\""),
-        &fx.key,
-        "newer.zip",
-    );
+    let other = fx.pack(&fx.spec_with("version = \"1.2.0\""), &fx.key, "newer.zip");
     let (out, result) = fx.apply(&other);
     assert_eq!(result["code"], 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("different package"));
@@ -410,11 +415,7 @@ fn ab_interrupted_then_different_package_discards_the_journal() {
     let (killed, _) = run_and_kill(&fx, &pkg, &KillAt::Progress("write", 400 * 1024));
     assert!(killed);
     assert!(!bc(&fx.misc()).slot(Slot::B).bootable());
-    let other = fx.pack(
-        &fx.spec_with("version = \"1.2.0\""),
-        &fx.key,
-        "newer.zip",
-    );
+    let other = fx.pack(&fx.spec_with("version = \"1.2.0\""), &fx.key, "newer.zip");
     let (out, result) = fx.apply(&other);
     assert_eq!(result["code"], 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("discarding the journal"));
@@ -507,7 +508,11 @@ fn journal_enospc_writes_nothing_then_recovers() {
         assert_eq!(result["code"], 9055, "{}", text(&out));
         assert_eq!(result["name"], "STATE_WRITE_FAILED");
         assert!(result["message"].as_str().unwrap().contains("journal"));
-        assert_eq!(fx.snapshot(), before, "{mode:?}: a partition or misc changed");
+        assert_eq!(
+            fx.snapshot(),
+            before,
+            "{mode:?}: a partition or misc changed"
+        );
         assert_eq!(rollback_index(&fx), index_before);
 
         fs::remove_file(&tmp).unwrap();

@@ -468,7 +468,9 @@ fn resume_decision(
         Err(reason) => {
             // Only this updater writes the journal, atomically; an unreadable one is ignored and
             // replaced. Every partition in the package is written whole either way.
-            run.log(format!("warning: ignoring an unreadable install journal: {reason}"));
+            run.log(format!(
+                "warning: ignoring an unreadable install journal: {reason}"
+            ));
             return Ok(Resume::Fresh);
         }
     };
