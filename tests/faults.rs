@@ -662,3 +662,52 @@ mod io_faults {
         faulty_then_clean(SlotMode::Single, Fault::Flush, 9052);
     }
 }
+
+/// ENOSPC for the journal after writing began (the link to /dev/full appears once the install
+/// is committed): the install stops at its next checkpoint with 9055, switches nothing, and the
+/// next attempt resumes from the last journal that was saved.
+#[test]
+fn journal_enospc_mid_install_stops_then_resumes() {
+    for mode in [SlotMode::Ab, SlotMode::Single] {
+        let (fx, pkg) = fine_fixture(mode);
+        let initial = save_tree(&fx.dir.join("device"));
+        let index_before = rollback_index(&fx);
+        let (_, r) = fx.apply(&pkg);
+        assert_eq!(r["code"], 0);
+        let clean = fx.snapshot();
+        restore_tree(&fx.dir.join("device"), &initial);
+
+        let tmp = fx.state_file(".journal.json.tmp");
+        let mut child = spawn_apply(&fx, &pkg);
+        let out = child.stdout.take().unwrap();
+        let mut last = serde_json::Value::Null;
+        let mut linked = false;
+        for line in BufReader::new(out).lines() {
+            let ev: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if !linked && ev["event"] == "committed" {
+                // The temporary file exists only while a journal is being saved; retry until
+                // the name is free.
+                while let Err(e) = std::os::unix::fs::symlink("/dev/full", &tmp) {
+                    assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+                }
+                linked = true;
+            }
+            last = ev;
+        }
+        child.wait().unwrap();
+        assert_eq!(last["code"], 9055, "{mode:?}: {last}");
+        if mode == SlotMode::Ab {
+            let b = bc(&fx.misc());
+            assert_eq!(b.active(), Slot::A);
+            assert!(!b.slot(Slot::B).bootable());
+        }
+        assert_eq!(rollback_index(&fx), index_before);
+        assert!(fx.state_file("journal.json").exists());
+
+        fs::remove_file(&tmp).unwrap();
+        let (out, r) = fx.apply(&pkg);
+        assert_eq!(r["code"], 0, "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("resuming an interrupted update"));
+        assert_eq!(fx.snapshot(), clean, "{mode:?}");
+    }
+}
