@@ -306,47 +306,81 @@ fn install_in(
                 let mut since_checkpoint = 0u64;
                 let mut readback = Vec::new();
                 let mut kept = 0u64;
-                stream::stream_image(pkg, img, |offset, bytes| {
-                    let index = offset / img.chunk_size;
-                    let write_err = |source| Error::Write {
-                        partition: img.partition.clone(),
-                        offset,
-                        source,
-                    };
-                    let already = index < resume_from
-                        && chunk_on_flash(&*part, img, index, offset, bytes.len(), &mut readback)
-                            .map_err(write_err)?;
-                    if already {
-                        kept += 1;
-                    } else {
-                        part.write_all_at(bytes, offset).map_err(write_err)?;
-                        *bytes_written += bytes.len() as u64;
-                        since_checkpoint += bytes.len() as u64;
-                    }
-                    if since_checkpoint >= interval {
-                        // Durable first, then recorded: the journal never counts a chunk
-                        // that a power cut could still lose.
-                        part.flush().map_err(|source| Error::Flush {
-                            partition: img.partition.clone(),
-                            source,
-                        })?;
+                let part_ref: &dyn BlockDevice = &*part;
+                let flush_err = |source| Error::Flush {
+                    partition: img.partition.clone(),
+                    source,
+                };
+                // Checkpoints flush on a helper thread while writing goes on, so the stream
+                // never waits for the flash; a flush started after chunk k was written makes
+                // chunks ..=k durable when it returns, and only then is k recorded.
+                std::thread::scope(|scope| -> Result<(), Error> {
+                    type Flushing<'s> =
+                        (u64, std::thread::ScopedJoinHandle<'s, std::io::Result<()>>);
+                    let mut flushing: Option<Flushing<'_>> = None;
+                    let settle = |f: Flushing<'_>, journal: &mut journal::Journal| {
+                        let (upto, handle) = f;
+                        handle
+                            .join()
+                            .map_err(|_| Error::Internal {
+                                reason: "flush thread panicked".into(),
+                            })?
+                            .map_err(flush_err)?;
                         if let Some(j) = journal.image_mut(&t.partition) {
-                            j.chunks_done = index + 1;
+                            j.chunks_done = upto;
                         }
-                        journal::store(&state_dir, &journal)?;
-                        since_checkpoint = 0;
-                    }
-                    image_done += bytes.len() as u64;
-                    done += bytes.len() as u64;
-                    run.sink.event(&Event::Progress {
-                        phase: Phase::Write,
-                        partition: img.partition.clone(),
-                        image_done,
-                        image_total: img.size,
-                        done,
-                        total,
-                    });
-                    Ok(())
+                        journal::store(&state_dir, journal)
+                    };
+                    stream::stream_image(pkg, img, |offset, bytes| {
+                        let index = offset / img.chunk_size;
+                        let write_err = |source| Error::Write {
+                            partition: img.partition.clone(),
+                            offset,
+                            source,
+                        };
+                        let already = index < resume_from
+                            && chunk_on_flash(
+                                part_ref,
+                                img,
+                                index,
+                                offset,
+                                bytes.len(),
+                                &mut readback,
+                            )
+                            .map_err(write_err)?;
+                        if already {
+                            kept += 1;
+                        } else {
+                            part_ref.write_all_at(bytes, offset).map_err(write_err)?;
+                            *bytes_written += bytes.len() as u64;
+                            since_checkpoint += bytes.len() as u64;
+                        }
+                        if since_checkpoint >= interval {
+                            // Durable first, then recorded: the journal never counts a chunk
+                            // that a power cut could still lose.
+                            if let Some(f) = flushing.take() {
+                                settle(f, &mut journal)?;
+                            }
+                            flushing = Some((index + 1, scope.spawn(move || part_ref.flush())));
+                            since_checkpoint = 0;
+                        }
+                        image_done += bytes.len() as u64;
+                        done += bytes.len() as u64;
+                        run.sink.event(&Event::Progress {
+                            phase: Phase::Write,
+                            partition: img.partition.clone(),
+                            image_done,
+                            image_total: img.size,
+                            done,
+                            total,
+                        });
+                        Ok(())
+                    })
+                    .and_then(|()| match flushing.take() {
+                        Some(f) => settle(f, &mut journal),
+                        None => Ok(()),
+                    })
+                    // On an error, a flush still running is joined by the scope.
                 })?;
                 if kept > 0 {
                     run.log(format!(
