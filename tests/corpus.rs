@@ -522,6 +522,23 @@ fn chunk_hashes_valid_but_in_the_wrong_order() {
 }
 
 #[test]
+fn chunk_hashes_in_the_wrong_order_ab() {
+    // A/B streams verified chunks straight to slot b: chunk 0 fails, so nothing reaches slot b,
+    // the active slot is untouched and misc still boots slot a (slot b stays unbootable).
+    let fx = fresh_ab();
+    let mut e = good_entries(&fx);
+    let mut m = manifest_json(&e);
+    m["images"][0]["chunks"].as_array_mut().unwrap().swap(0, 1);
+    resign(&fx, &mut e, &serde_json::to_vec(&m).unwrap(), false);
+    let p = out(&fx, "order-ab.zip");
+    build_zip(&p, &e, &Lies::default());
+    let before = fx.snapshot();
+    let (o, r) = fx.apply(&p);
+    assert_eq!(r["code"], 9030, "{}", text(&o));
+    assert_eq!(fx.snapshot(), before, "a partition or misc changed");
+}
+
+#[test]
 fn chunk_hashes_of_another_image() {
     // boot's chunk list replaced by system's first chunks (valid hashes, wrong image).
     let fx = Fixture::new(SlotMode::Single);
