@@ -1,6 +1,7 @@
 //! Malicious and broken packages, generated here from a good package made by the project's own
 //! packer. One test per case; each must be refused with its specific code, leave every
-//! partition, misc and the rollback index unchanged, and stay small (bounded time and memory).
+//! partition, misc and the rollback index unchanged, and stay small: every updater run here has
+//! its data memory capped at 32 MiB (RLIMIT_DATA), and the cases are a few MiB at most.
 //!
 //! Cases already in tests/install.rs are not repeated here: `..` names, duplicate names, an
 //! entry not in the manifest, a missing image entry, a truncated zip, a tampered manifest
@@ -33,7 +34,7 @@ fn fresh_ab() -> Fixture {
 fn expect_refused(fx: &Fixture, pkg: &Path, code: u16) -> serde_json::Value {
     let before = fx.snapshot();
     let ri = fs::read(fx.state_file("rollback_index")).unwrap();
-    let (out, result) = fx.apply(pkg);
+    let (out, result) = apply_bounded(fx, pkg);
     assert_eq!(result["code"], code, "{}", text(&out));
     assert_eq!(exit_code(&out), i32::from(code - 9000), "{}", text(&out));
     assert_eq!(result["result"], "failure");
@@ -48,6 +49,67 @@ fn expect_refused(fx: &Fixture, pkg: &Path, code: u16) -> serde_json::Value {
         "a refused package left a journal"
     );
     result
+}
+
+/// Every updater run in this file gets at most this much heap and private writable memory
+/// (RLIMIT_DATA). The bombs below expand to 64 MiB; an updater that materialised one would be
+/// killed by its allocator instead of answering with a code.
+const DATA_LIMIT: u64 = 32 << 20;
+
+/// Puts `cmd` under [`DATA_LIMIT`].
+fn bounded(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit,
+    // which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: DATA_LIMIT,
+                rlim_max: DATA_LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `apply --json` under [`DATA_LIMIT`].
+fn apply_bounded(fx: &Fixture, pkg: &Path) -> (std::process::Output, serde_json::Value) {
+    let mut cmd = bin();
+    cmd.arg("apply")
+        .arg(pkg)
+        .arg("--device")
+        .arg(&fx.device)
+        .args(["--yes", "--json"]);
+    let out = run(bounded(&mut cmd));
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+        .unwrap_or(serde_json::Value::Null);
+    (out, last)
+}
+
+/// The bound is real: the same shell command that holds 64 MiB fails under it.
+#[test]
+fn data_limit_stops_a_64_mib_allocation() {
+    let script = "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}";
+    let free = run(std::process::Command::new("sh").arg("-c").arg(script));
+    assert!(
+        String::from_utf8_lossy(&free.stdout).contains("67108864"),
+        "{}",
+        text(&free)
+    );
+    let limited = run(bounded(
+        std::process::Command::new("sh").arg("-c").arg(script),
+    ));
+    assert!(
+        !String::from_utf8_lossy(&limited.stdout).contains("67108864"),
+        "{}",
+        text(&limited)
+    );
 }
 
 // ---- a raw zip writer that can lie -------------------------------------------------------
@@ -220,7 +282,7 @@ fn control_raw_rewrite_of_good_package_installs() {
     let e = good_entries(&fx);
     let p = out(&fx, "control.zip");
     build_zip(&p, &e, &Lies::default());
-    let (o, r) = fx.apply(&p);
+    let (o, r) = apply_bounded(&fx, &p);
     assert_eq!(r["code"], 0, "{}", text(&o));
 }
 
@@ -352,12 +414,14 @@ fn zip_bomb_of_zeros_fails_its_first_chunk() {
     // A/B writes verified chunks as they come, so use the verify command: it reads everything
     // and writes nothing.
     let before = fx.snapshot();
-    let o = run(bin()
-        .arg("verify")
-        .arg(&p)
-        .arg("--device")
-        .arg(&fx.device)
-        .arg("--json"));
+    let o = run(bounded(
+        bin()
+            .arg("verify")
+            .arg(&p)
+            .arg("--device")
+            .arg(&fx.device)
+            .arg("--json"),
+    ));
     assert_eq!(exit_code(&o), 30, "{}", text(&o));
     assert_eq!(fx.snapshot(), before);
 }
@@ -533,7 +597,7 @@ fn chunk_hashes_in_the_wrong_order_ab() {
     let p = out(&fx, "order-ab.zip");
     build_zip(&p, &e, &Lies::default());
     let before = fx.snapshot();
-    let (o, r) = fx.apply(&p);
+    let (o, r) = apply_bounded(&fx, &p);
     assert_eq!(r["code"], 9030, "{}", text(&o));
     assert_eq!(fx.snapshot(), before, "a partition or misc changed");
 }
