@@ -145,6 +145,9 @@ codes! {
     StateWriteFailed = 9055, "STATE_WRITE_FAILED",
         "The result, journal or rollback index could not be saved in the recovery state directory.",
         "Free up space on the state partition and try again.";
+    ResumeNeedsPackage = 9056, "INTERRUPTED_UPDATE_NEEDS_SAME_PACKAGE",
+        "An in-place update was interrupted part-way: some partitions hold new data and some old, and the package needed to finish it is not available (the card was removed, or a different package was offered).",
+        "Insert the card with the same update package that was being installed (named in the message) and start the update again; it resumes where it stopped. Do not reboot the device before it finishes.";
     ProfileInvalid = 9060, "DEVICE_PROFILE_INVALID",
         "The device profile in the recovery image is missing or invalid.",
         "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
@@ -434,6 +437,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("an interrupted in-place update of {package} (version {version}, manifest {manifest_sha256}) must be finished first: {reason}")]
+    ResumeNeedsPackage {
+        package: String,
+        version: String,
+        manifest_sha256: String,
+        reason: String,
+    },
     #[error("device profile {path}: {reason}")]
     Profile { path: PathBuf, reason: String },
     #[error("wipe data is not configured on this device ({product}): no data partition to erase")]
@@ -480,6 +490,11 @@ impl HasCode for ZipError {
             | ZipError::Overlap { .. }
             | ZipError::HeaderMismatch { .. } => Code::ZipInconsistent,
             ZipError::Unsupported { .. } => Code::ZipUnsupported,
+            // Data that inflates past its declared size (a zip bomb) is a limit, as the
+            // PACKAGE_LIMITS_EXCEEDED meaning says; data that ends early is a size mismatch.
+            ZipError::SizeMismatch {
+                expected, actual, ..
+            } if actual > expected => Code::PackageLimits,
             ZipError::SizeMismatch { .. } => Code::EntrySizeMismatch,
             ZipError::CrcMismatch { .. } => Code::ChunkHashMismatch,
         }
@@ -519,6 +534,7 @@ impl HasCode for Error {
             Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
             Error::SlotState { .. } => Code::SlotStateInvalid,
             Error::StateWrite { .. } => Code::StateWriteFailed,
+            Error::ResumeNeedsPackage { .. } => Code::ResumeNeedsPackage,
             Error::Profile { .. } => Code::ProfileInvalid,
             Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
             Error::PackSpec { .. } => Code::PackSpecInvalid,
