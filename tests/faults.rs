@@ -663,8 +663,8 @@ mod io_faults {
     }
 }
 
-/// ENOSPC for the journal after writing began (the link to /dev/full appears once the install
-/// is committed): the install stops at its next checkpoint with 9055, switches nothing, and the
+/// ENOSPC for the journal after writing began (the link to /dev/full appears with the first
+/// write progress): the install stops at its next checkpoint with 9055, switches nothing, and the
 /// next attempt resumes from the last journal that was saved.
 #[test]
 fn journal_enospc_mid_install_stops_then_resumes() {
@@ -684,7 +684,7 @@ fn journal_enospc_mid_install_stops_then_resumes() {
         let mut linked = false;
         for line in BufReader::new(out).lines() {
             let ev: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-            if !linked && ev["event"] == "committed" {
+            if !linked && ev["event"] == "progress" && ev["phase"] == "write" {
                 // The temporary file exists only while a journal is being saved; retry until
                 // the name is free.
                 while let Err(e) = std::os::unix::fs::symlink("/dev/full", &tmp) {

@@ -253,6 +253,9 @@ fn install_in(
     if cancelled(opts) {
         return Err(Error::Cancelled);
     }
+    // The last point where a cancel is honoured: from here on the journal, the slot metadata
+    // and the partitions change, so the UI must stop offering Cancel.
+    run.sink.event(&Event::Committed);
 
     run.phase(Phase::Write);
     let mut slots = device.slot_control()?;
@@ -268,7 +271,6 @@ fn install_in(
             "slot {target} marked unbootable while it is written"
         ));
     }
-    run.sink.event(&Event::Committed);
     let mut opened: Vec<(String, Box<dyn BlockDevice>)> = Vec::new();
     for t in &layout.targets {
         let part = device.open_partition(&t.path, true)?;
