@@ -13,12 +13,12 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(zip_archive manifest keys profile boot_control)
+  targets=(zip_archive manifest keys profile boot_control uboot_env)
 fi
 
 # Seeds: real inputs the project makes, so the fuzzer starts from valid structure.
 seed_dir=fuzz/corpus
-mkdir -p "$seed_dir"/{zip_archive,manifest,keys,profile,boot_control}
+mkdir -p "$seed_dir"/{zip_archive,manifest,keys,profile,boot_control,uboot_env}
 if [ ! -e "$seed_dir/.seeded" ]; then
   cargo build -q
   bin=target/debug/recovery-updater
@@ -38,6 +38,11 @@ if [ ! -e "$seed_dir/.seeded" ]; then
   rm -rf "$tmp"
   touch "$seed_dir/.seeded"
 fi
+# A valid single-copy U-Boot environment (selector byte 0, CRC-32, key=value pairs), 1 KiB.
+[ -e "$seed_dir/uboot_env/seed" ] || python3 -c '
+import struct, sys, zlib
+d = b"BOOT_ORDER=A B\0BOOT_A_LEFT=3\0BOOT_B_LEFT=3\0bootcmd=run distro_bootcmd\0\0".ljust(1024, b"\0")
+sys.stdout.buffer.write(b"\0" + struct.pack("<I", zlib.crc32(d)) + d)' > "$seed_dir/uboot_env/seed"
 
 status=0
 for t in "${targets[@]}"; do

@@ -159,17 +159,18 @@ pub fn encode(
         data.push(0);
     }
     data.push(0);
-    if data.len() > size - head {
+    // An area smaller than its own header holds nothing (and must not underflow).
+    let room = size.saturating_sub(head);
+    if size <= head || data.len() > room {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "environment needs {} bytes, the area holds {}",
-                data.len(),
-                size - head
+                "environment needs {} bytes, the area holds {room}",
+                data.len()
             ),
         ));
     }
-    data.resize(size - head, 0);
+    data.resize(room, 0);
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
     if let Some(f) = flag {
@@ -466,6 +467,16 @@ mod tests {
         }
         assert!(encode(&vars(&[("k", &"x".repeat(300))]), 256, None).is_err());
         assert!(encode(&vars(&[("a=b", "c")]), 256, None).is_err());
+    }
+
+    #[test]
+    fn encode_into_an_area_smaller_than_its_header_fails_cleanly() {
+        let v = vars(&[("a", "1")]);
+        for size in 0..=5 {
+            assert!(encode(&v, size, None).is_err(), "size {size}");
+            assert!(encode(&v, size, Some(1)).is_err(), "size {size}");
+        }
+        assert!(encode(&BTreeMap::new(), 5, None).is_ok());
     }
 
     #[test]
