@@ -130,6 +130,11 @@ pub fn decode(bytes: &[u8], redundant: bool) -> Result<Env, Invalid> {
         let (k, v) = s
             .split_once('=')
             .ok_or_else(|| Invalid::Format(format!("entry without '=': {s:?}")))?;
+        // fw_setenv cannot make a variable without a name, and we could not write one back:
+        // treat it as a damaged environment (found by the uboot_env fuzz target).
+        if k.is_empty() {
+            return Err(Invalid::Format(format!("entry without a name: {s:?}")));
+        }
         vars.insert(k.to_string(), v.to_string());
     }
     Ok(Env {
@@ -477,6 +482,23 @@ mod tests {
             assert!(encode(&v, size, Some(1)).is_err(), "size {size}");
         }
         assert!(encode(&BTreeMap::new(), 5, None).is_ok());
+    }
+
+    /// Fuzz finding (uboot_env target): a redundant copy with a valid CRC whose first entry has
+    /// no name decoded, but could not be encoded again, so a slot switch would have failed after
+    /// the slot was written. It is now rejected as damaged when read, before anything is written.
+    #[test]
+    fn entry_without_a_name_is_damaged() {
+        let mut data = b"=run distro_bootcmd\0".to_vec();
+        data.resize(64, 0);
+        let mut copy = crc32fast::hash(&data).to_le_bytes().to_vec();
+        copy.push(b'd');
+        copy.extend_from_slice(&data);
+        assert!(matches!(decode(&copy, true), Err(Invalid::Format(_))));
+        // Every copy that does decode re-encodes into its own area.
+        let ok = encode(&vars(&[("bootcmd", "run distro_bootcmd")]), 69, Some(b'd')).unwrap();
+        let env = decode(&ok, true).unwrap();
+        assert!(encode(&env.vars, ok.len(), Some(b'd')).is_ok());
     }
 
     #[test]
