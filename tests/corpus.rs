@@ -84,11 +84,7 @@ fn apply_bounded(fx: &Fixture, pkg: &Path) -> (std::process::Output, serde_json:
         .arg(&fx.device)
         .args(["--yes", "--json"]);
     let out = run(bounded(&mut cmd));
-    let last = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
-        .unwrap_or(serde_json::Value::Null);
+    let last = last_json(&out);
     (out, last)
 }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use common::*;
-use recovery_updater::device::{boot_control, BootControl, Slot, SlotMode};
+use recovery_updater::device::{Slot, SlotMode};
 
 /// Every file under `dir` (relative path → bytes).
 fn save_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -137,12 +137,6 @@ fn rollback_index(fx: &Fixture) -> u64 {
         .unwrap_or(0)
 }
 
-fn bc(misc: &[u8]) -> BootControl {
-    let off = boot_control::OFFSET as usize;
-    let raw: [u8; 32] = misc[off..off + 32].try_into().unwrap();
-    BootControl::decode(&raw).0
-}
-
 const SLOT_B: [&str; 3] = ["boot_b.img", "system_b.img", "vendor_b.img"];
 
 /// Kill points spread over every phase and, by bytes, over every image.
@@ -236,7 +230,7 @@ fn kill_everywhere(mode: SlotMode, n_bytes: usize) -> Report {
 
         let now = fx.snapshot();
         let complete = if mode == SlotMode::Ab {
-            let b = bc(&now["misc.img"]);
+            let b = decode_boot_control(&now["misc.img"]).0;
             // The bootloader may only ever boot slot b when slot b is completely written.
             let b_complete = SLOT_B.iter().all(|p| now[*p] == clean[*p]);
             if b.active() == Slot::B {
@@ -414,12 +408,12 @@ fn ab_interrupted_then_different_package_discards_the_journal() {
     let (fx, pkg) = fine_fixture(SlotMode::Ab);
     let (killed, _) = run_and_kill(&fx, &pkg, &KillAt::Progress("write", 400 * 1024));
     assert!(killed);
-    assert!(!bc(&fx.misc()).slot(Slot::B).bootable());
+    assert!(!decode_boot_control(&fx.misc()).0.slot(Slot::B).bootable());
     let other = fx.pack(&fx.spec_with("version = \"1.2.0\""), &fx.key, "newer.zip");
     let (out, result) = fx.apply(&other);
     assert_eq!(result["code"], 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("discarding the journal"));
-    assert_eq!(bc(&fx.misc()).active(), Slot::B);
+    assert_eq!(decode_boot_control(&fx.misc()).0.active(), Slot::B);
     let system = fs::read(fx.build("system.img")).unwrap();
     assert_eq!(&fx.snapshot()["system_b.img"][..system.len()], &system[..]);
 }
@@ -480,8 +474,12 @@ fn package_truncated_mid_install_then_recovers() {
         [9002, 9032].contains(&code),
         "expected PACKAGE_READ_FAILED or IMAGE_SIZE_MISMATCH, got {last}"
     );
-    assert_eq!(bc(&fx.misc()).active(), Slot::A, "no slot switch");
-    assert!(!bc(&fx.misc()).slot(Slot::B).bootable());
+    assert_eq!(
+        decode_boot_control(&fx.misc()).0.active(),
+        Slot::A,
+        "no slot switch"
+    );
+    assert!(!decode_boot_control(&fx.misc()).0.slot(Slot::B).bootable());
     assert_eq!(rollback_index(&fx), index_before);
     assert!(fx.state_file("journal.json").exists());
 
@@ -489,7 +487,7 @@ fn package_truncated_mid_install_then_recovers() {
     let (out, result) = fx.apply(&pkg);
     assert_eq!(result["code"], 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("resuming an interrupted update"));
-    assert_eq!(bc(&fx.misc()).active(), Slot::B);
+    assert_eq!(decode_boot_control(&fx.misc()).0.active(), Slot::B);
 }
 
 /// ENOSPC in the state directory: the journal's temporary file is a link to /dev/full, so
@@ -628,7 +626,7 @@ mod io_faults {
         assert_eq!(record.code, code, "{}", record.message);
         let misc_after = fx.snapshot().get("misc.img").cloned();
         if let Some(misc) = misc_after {
-            let b = bc(&misc);
+            let b = decode_boot_control(&misc).0;
             assert_eq!(b.active(), Slot::A, "no slot switch after {}", record.name);
             assert!(!b.slot(Slot::B).bootable());
         }
@@ -697,7 +695,7 @@ fn journal_enospc_mid_install_stops_then_resumes() {
         child.wait().unwrap();
         assert_eq!(last["code"], 9055, "{mode:?}: {last}");
         if mode == SlotMode::Ab {
-            let b = bc(&fx.misc());
+            let b = decode_boot_control(&fx.misc()).0;
             assert_eq!(b.active(), Slot::A);
             assert!(!b.slot(Slot::B).bootable());
         }

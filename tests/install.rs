@@ -8,15 +8,7 @@ use std::fs;
 
 use common::*;
 use recovery_updater::demo::SimDevice;
-use recovery_updater::device::{boot_control, BootControl, Slot, SlotMode};
-
-fn boot_control(misc: &[u8]) -> BootControl {
-    let off = boot_control::OFFSET as usize;
-    let raw: [u8; 32] = misc[off..off + 32].try_into().unwrap();
-    let (bc, d) = BootControl::decode(&raw);
-    assert_eq!(d, boot_control::Decoded::Valid);
-    bc
-}
+use recovery_updater::device::{Slot, SlotMode};
 
 #[test]
 fn clean_ab_install_writes_inactive_slot_and_switches() {

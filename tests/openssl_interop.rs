@@ -6,48 +6,10 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use recovery_updater::demo::SimDevice;
 use recovery_updater::device::SlotMode;
-
-fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn genpkey(dir: &Path, name: &str, alg: &str) {
-    let mut args = vec!["genpkey", "-out"];
-    let key = format!("{name}.key");
-    args.push(&key);
-    match alg {
-        "ec" => args.extend(["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]),
-        "ed25519" => args.extend(["-algorithm", "ed25519"]),
-        "rsa" => args.extend(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
-        _ => unreachable!(),
-    }
-    openssl(&args, dir);
-    openssl(
-        &[
-            "pkey",
-            "-in",
-            &key,
-            "-pubout",
-            "-out",
-            &format!("{name}.pub"),
-        ],
-        dir,
-    );
-}
 
 /// A device that trusts `public` only.
 fn device_trusting(public: &Path) -> Fixture {
@@ -92,35 +54,7 @@ fn externally_signed_package_verifies() {
             .arg("--out")
             .arg(&pkg));
         assert!(out.status.success(), "{}", text(&out));
-        if alg == "ed25519" {
-            openssl(
-                &[
-                    "pkeyutl",
-                    "-sign",
-                    "-rawin",
-                    "-inkey",
-                    "hsm.key",
-                    "-in",
-                    "manifest.json",
-                    "-out",
-                    "manifest.sig",
-                ],
-                k,
-            );
-        } else {
-            openssl(
-                &[
-                    "dgst",
-                    "-sha256",
-                    "-sign",
-                    "hsm.key",
-                    "-out",
-                    "manifest.sig",
-                    "manifest.json",
-                ],
-                k,
-            );
-        }
+        sign(k, alg, "hsm.key", "manifest.json", "manifest.sig");
         // Before the signature is added the device refuses the package.
         let (_, r) = fx.apply(&pkg);
         assert_eq!(r["code"], 9011);
@@ -153,18 +87,7 @@ fn a_signature_for_other_bytes_is_refused_by_sign() {
         .arg(&pkg));
     assert!(out.status.success());
     fs::write(k.join("other.json"), b"{}").unwrap();
-    openssl(
-        &[
-            "dgst",
-            "-sha256",
-            "-sign",
-            "hsm.key",
-            "-out",
-            "bad.sig",
-            "other.json",
-        ],
-        k,
-    );
+    sign(k, "ec", "hsm.key", "other.json", "bad.sig");
     let out = run(bin()
         .arg("sign")
         .arg(&pkg)

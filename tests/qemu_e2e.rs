@@ -22,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::{keygen, rewrite, run, text};
+use common::{
+    blank, decode_boot_control, keygen, partitioned_fat_card, rewrite, run, sh, text, tool_output,
+};
 use recovery_updater::demo::image_bytes;
-use recovery_updater::device::boot_control::{self, BootControl, Decoded};
+use recovery_updater::device::boot_control::Decoded;
 use recovery_updater::device::Slot;
 
 const KIB: usize = 1024;
@@ -32,16 +34,6 @@ const MIB: usize = 1024 * 1024;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sh(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 struct Machine {
@@ -96,15 +88,15 @@ impl Machine {
 
     fn last_install(&self) -> serde_json::Value {
         let state = &self.disks.iter().find(|(n, _)| *n == "state").unwrap().1;
-        let out = Command::new("mcopy")
-            .env("MTOOLS_SKIP_CHECK", "1")
-            .arg("-n")
-            .arg("-i")
-            .arg(state)
-            .arg("::last_install.json")
-            .arg("-")
-            .output()
-            .unwrap();
+        let out = tool_output(
+            Command::new("mcopy")
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .arg("-n")
+                .arg("-i")
+                .arg(state)
+                .arg("::last_install.json")
+                .arg("-"),
+        );
         assert!(
             out.status.success(),
             "no last_install.json on the state disk"
@@ -200,27 +192,7 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
 
     // The SD card: a DOS partition table with one FAT partition at 1 MiB; size a power of two.
     let sd = dir.join("sd.img");
-    fs::File::create(&sd)
-        .unwrap()
-        .set_len(64 * MIB as u64)
-        .unwrap();
-    let mut sf = Command::new("sfdisk")
-        .arg("--quiet")
-        .arg(&sd)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    sf.stdin
-        .take()
-        .unwrap()
-        .write_all(b"label: dos\nstart=2048, type=c\n")
-        .unwrap();
-    assert!(sf.wait().unwrap().success());
-    sh(Command::new("mkfs.vfat")
-        .args(["-n", "CARD", "--offset", "2048"])
-        .arg(&sd)
-        .arg(((64 - 1) * 1024).to_string()));
+    partitioned_fat_card(&sd, 64, Some("CARD"));
 
     // Images and the signed package (asks for a data wipe).
     fs::write(
@@ -267,10 +239,7 @@ compression = "deflate"
     fs::create_dir_all(dir.join("usb")).unwrap();
     fs::write(dir.join("usb/readme.txt"), "no update here\n").unwrap();
     let usb = dir.join("usb.img");
-    fs::File::create(&usb)
-        .unwrap()
-        .set_len(16 * MIB as u64)
-        .unwrap();
+    blank(&usb, 16);
     sh(Command::new("mkfs.ext4")
         .args(["-q", "-F", "-d"])
         .arg(dir.join("usb"))
@@ -331,9 +300,7 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
         }
     }
     let misc = m.disk("misc");
-    let off = boot_control::OFFSET as usize;
-    let raw: [u8; boot_control::SIZE] = misc[off..off + boot_control::SIZE].try_into().unwrap();
-    let (bc, decoded) = BootControl::decode(&raw);
+    let (bc, decoded) = decode_boot_control(&misc);
     assert_eq!(decoded, Decoded::Valid);
     assert_eq!(bc.active(), Slot::B, "misc marks slot b active");
     let userdata = m.disk("userdata");
@@ -429,15 +396,14 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     assert_eq!(rec["to_version"], "3.0.0");
     assert_eq!(rec["target_slot"], "a");
     let misc = m.disk("misc");
-    let raw: [u8; boot_control::SIZE] = misc[off..off + boot_control::SIZE].try_into().unwrap();
-    assert_eq!(BootControl::decode(&raw).0.active(), Slot::A);
-    let listing = Command::new("mdir")
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .args(["-b", "-i"])
-        .arg(&state)
-        .arg("::")
-        .output()
-        .unwrap();
+    assert_eq!(decode_boot_control(&misc).0.active(), Slot::A);
+    let listing = tool_output(
+        Command::new("mdir")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-b", "-i"])
+            .arg(&state)
+            .arg("::"),
+    );
     let listing = String::from_utf8_lossy(&listing.stdout).to_lowercase();
     assert!(listing.contains("last_install.json"), "{listing}");
     assert!(

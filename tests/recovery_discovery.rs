@@ -3,25 +3,12 @@
 //! function the recovery init uses on /dev/mmcblk0p1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::{blank, partitioned_fat_card, sh};
 use recovery_updater::device::discovery::{detect_at, FsType};
-
-fn sh(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn blank(p: &Path, mib: u64) {
-    fs::File::create(p).unwrap().set_len(mib << 20).unwrap();
-}
 
 #[test]
 fn recognises_filesystems_made_by_the_real_tools() {
@@ -49,23 +36,7 @@ fn recognises_filesystems_made_by_the_real_tools() {
 fn a_partitioned_card_is_not_a_filesystem_but_its_partition_is() {
     let d = tempfile::tempdir().unwrap();
     let sd = d.path().join("sd.img");
-    blank(&sd, 32);
-    let mut sf = Command::new("sfdisk")
-        .arg("--quiet")
-        .arg(&sd)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    sf.stdin
-        .take()
-        .unwrap()
-        .write_all(b"label: dos\nstart=2048, type=c\n")
-        .unwrap();
-    assert!(sf.wait().unwrap().success());
-    sh(Command::new("mkfs.vfat")
-        .args(["--offset", "2048"])
-        .arg(&sd)
-        .arg((31 * 1024).to_string()));
+    partitioned_fat_card(&sd, 32, None);
     assert_eq!(
         detect_at(&sd, 0).unwrap(),
         None,

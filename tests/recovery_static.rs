@@ -5,12 +5,14 @@
 //! musl targets; without RECOVERY_STATIC_BIN it is ignored.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{decode_boot_control, sh_all};
 use recovery_updater::demo::{create_device, image_bytes, SimDevice};
-use recovery_updater::device::boot_control::{self, BootControl};
 use recovery_updater::device::Slot;
 
 fn static_cmd() -> Command {
@@ -25,22 +27,8 @@ fn static_cmd() -> Command {
     }
 }
 
-fn ok(out: Output) -> String {
-    let s = format!(
-        "status {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{s}");
-    s
-}
-
 fn active(misc: &Path) -> Slot {
-    let m = fs::read(misc).unwrap();
-    let off = boot_control::OFFSET as usize;
-    let raw: [u8; boot_control::SIZE] = m[off..off + boot_control::SIZE].try_into().unwrap();
-    BootControl::decode(&raw).0.active()
+    decode_boot_control(&fs::read(misc).unwrap()).0.active()
 }
 
 #[test]
@@ -48,20 +36,17 @@ fn active(misc: &Path) -> Slot {
 fn static_binary_installs_headless() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let arch = ok(Command::new("file")
-        .arg(std::env::var_os("RECOVERY_STATIC_BIN").unwrap())
-        .output()
-        .unwrap());
+    let arch = sh_all(Command::new("file").arg(std::env::var_os("RECOVERY_STATIC_BIN").unwrap()));
     assert!(
         arch.contains("statically linked") || arch.contains("static-pie linked"),
         "{arch}"
     );
 
-    ok(static_cmd()
-        .args(["keygen", "--out"])
-        .arg(dir.join("release"))
-        .output()
-        .unwrap());
+    sh_all(
+        static_cmd()
+            .args(["keygen", "--out"])
+            .arg(dir.join("release")),
+    );
     let device = create_device(
         &dir.join("device"),
         &SimDevice {
@@ -82,32 +67,32 @@ fn static_binary_installs_headless() {
     fs::write(dir.join("spec1.toml"), spec("1.1.0", 3)).unwrap();
     fs::write(dir.join("spec2.toml"), spec("1.2.0", 4)).unwrap();
     for n in ["1", "2"] {
-        ok(static_cmd()
-            .arg("pack")
-            .arg("--spec")
-            .arg(dir.join(format!("spec{n}.toml")))
-            .arg("--key")
-            .arg(dir.join("release.key"))
-            .arg("--out")
-            .arg(dir.join(format!("update{n}.zip")))
-            .output()
-            .unwrap());
+        sh_all(
+            static_cmd()
+                .arg("pack")
+                .arg("--spec")
+                .arg(dir.join(format!("spec{n}.toml")))
+                .arg("--key")
+                .arg(dir.join("release.key"))
+                .arg("--out")
+                .arg(dir.join(format!("update{n}.zip"))),
+        );
     }
-    ok(static_cmd()
-        .arg("verify")
-        .arg(dir.join("update1.zip"))
-        .arg("--device")
-        .arg(&device)
-        .output()
-        .unwrap());
-    let out = ok(static_cmd()
-        .arg("apply")
-        .arg(dir.join("update1.zip"))
-        .arg("--device")
-        .arg(&device)
-        .args(["--yes", "--json"])
-        .output()
-        .unwrap());
+    sh_all(
+        static_cmd()
+            .arg("verify")
+            .arg(dir.join("update1.zip"))
+            .arg("--device")
+            .arg(&device),
+    );
+    let out = sh_all(
+        static_cmd()
+            .arg("apply")
+            .arg(dir.join("update1.zip"))
+            .arg("--device")
+            .arg(&device)
+            .args(["--yes", "--json"]),
+    );
     assert!(out.contains("\"result\":\"success\""), "{out}");
     let parts = dir.join("device/parts");
     let boot = fs::read(dir.join("boot.img")).unwrap();
@@ -122,13 +107,13 @@ fn static_binary_installs_headless() {
         format!("--update_package={}\n", dir.join("update2.zip").display()),
     )
     .unwrap();
-    let out = ok(static_cmd()
-        .arg("init")
-        .arg("--device")
-        .arg(&device)
-        .args(["--cmdline", "recovery.after=reboot"])
-        .output()
-        .unwrap());
+    let out = sh_all(
+        static_cmd()
+            .arg("init")
+            .arg("--device")
+            .arg(&device)
+            .args(["--cmdline", "recovery.after=reboot"]),
+    );
     assert!(out.contains("\"action\":\"reboot\""), "{out}");
     assert!(!command.exists(), "the command runs once");
     let rec: serde_json::Value =

@@ -10,19 +10,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{text, Fixture};
+use common::{sh, text, Fixture};
 use recovery_updater::device::uboot_env::{EnvStore, SlotVars, UbootSlotControl};
 use recovery_updater::device::{Slot, SlotControl, SlotMode};
-
-fn tool(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Writes vars with mkenvimage into `file` (one or two copies of `size` bytes) and a config.
 fn make_env(dir: &Path, redundant: bool, size: usize) -> std::path::PathBuf {
@@ -37,7 +27,7 @@ fn make_env(dir: &Path, redundant: bool, size: usize) -> std::path::PathBuf {
     if redundant {
         cmd.arg("-r");
     }
-    tool(cmd.arg("-o").arg(&copy).arg(dir.join("vars.txt")));
+    sh(cmd.arg("-o").arg(&copy).arg(dir.join("vars.txt")));
     let env = dir.join("env.bin");
     let mut bytes = fs::read(&copy).unwrap();
     // The second copy starts out blank (erased flash), as on a freshly flashed device.
@@ -53,7 +43,7 @@ fn make_env(dir: &Path, redundant: bool, size: usize) -> std::path::PathBuf {
 }
 
 fn printenv(cfg: &Path, var: &str) -> String {
-    tool(Command::new("fw_printenv").arg("-c").arg(cfg).arg(var))
+    sh(Command::new("fw_printenv").arg("-c").arg(cfg).arg(var))
         .trim()
         .to_string()
 }
@@ -83,12 +73,10 @@ fn interop_with_mkenvimage_fw_printenv_and_fw_setenv() {
         );
 
         // fw_setenv writes; we read it.
-        tool(
-            Command::new("fw_setenv")
-                .arg("-c")
-                .arg(&cfg)
-                .args(["BOOT_ORDER", "A B"]),
-        );
+        sh(Command::new("fw_setenv")
+            .arg("-c")
+            .arg(&cfg)
+            .args(["BOOT_ORDER", "A B"]));
         assert_eq!(sc.state().unwrap().active, Slot::A);
         if redundant {
             let (env, _) = store.read().unwrap().unwrap();

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use recovery_updater::device::{boot_control, BootControl, Slot, SlotMode};
+use recovery_updater::device::{Slot, SlotMode};
 use recovery_updater::ui::tui::input::{InputEvent, KEY_POWER, KEY_VOLUMEDOWN};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -45,23 +45,22 @@ impl Tmux {
         };
         // Keep the pane after the program exits so its last words and status can be read.
         let shell = format!("{program}; echo \"[exit status $?]\"; sleep 600");
-        let out = t
-            .tmux()
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "80",
-                "-y",
-                "25",
-            ])
-            .args(["-s", "main"])
-            .arg(shell)
-            .env("TERM", "xterm")
-            .output()
-            .expect("tmux runs");
+        let out = tool_output(
+            t.tmux()
+                .args([
+                    "-f",
+                    "/dev/null",
+                    "new-session",
+                    "-d",
+                    "-x",
+                    "80",
+                    "-y",
+                    "25",
+                ])
+                .args(["-s", "main"])
+                .arg(shell)
+                .env("TERM", "xterm"),
+        );
         assert!(out.status.success(), "tmux: {}", text(&out));
         let out = t
             .tmux()
@@ -129,14 +128,6 @@ impl Drop for Tmux {
             let _ = fs::remove_file(p);
         }
     }
-}
-
-fn boot_control_of(misc: &[u8]) -> BootControl {
-    let off = boot_control::OFFSET as usize;
-    let raw: [u8; 32] = misc[off..off + 32].try_into().unwrap();
-    let (bc, d) = BootControl::decode(&raw);
-    assert_eq!(d, boot_control::Decoded::Valid);
-    bc
 }
 
 fn bin_path() -> &'static str {
@@ -278,7 +269,7 @@ fn keyboard_walk_from_scan_to_success_then_partitions_hold_the_update() {
         after["vendor_b.img"], before["vendor_a.img"],
         "vendor copied from slot a"
     );
-    assert_eq!(boot_control_of(&after["misc.img"]).active(), Slot::B);
+    assert_eq!(boot_control(&after["misc.img"]).active(), Slot::B);
 
     // The log viewer shows this install's log.
     t.keys(&["Down", "Enter"]);
@@ -349,7 +340,7 @@ fn hardware_keys_walk_a_corrupt_package_to_its_code_screen_and_slot_a_still_boot
         &after["boot_b.img"][2 * 65536..],
         &before["boot_b.img"][2 * 65536..]
     );
-    let bc = boot_control_of(&after["misc.img"]);
+    let bc = boot_control(&after["misc.img"]);
     assert_eq!(bc.active(), Slot::A);
     assert!(
         !bc.slot(Slot::B).bootable(),

@@ -1,6 +1,18 @@
 //! Fixtures for behaviour tests: a small simulated device, keys and packages made by the
 //! project's own binary (`keygen`, `pack`), and tools to craft broken packages from good ones.
+//!
+//! One copy of each helper, by topic: `shell` (running system tools), `sdcard` (card images),
+//! `misc` (reading bootloader_control back), `openssl` (the real openssl command).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+mod misc;
+mod openssl;
+mod sdcard;
+mod shell;
+
+// Each test file uses some of these; the rest would be unused imports there.
+#[allow(unused_imports)]
+pub use {misc::*, openssl::*, sdcard::*, shell::*};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -30,6 +42,15 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The last line of a `--json` run's stdout (its result event), or null if there is none.
+pub fn last_json(out: &Output) -> serde_json::Value {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// A small device, keys, images and a package spec in a temp dir.
@@ -186,11 +207,7 @@ impl Fixture {
             .arg("--device")
             .arg(&self.device)
             .args(["--yes", "--json"]));
-        let last = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
-            .unwrap_or(serde_json::Value::Null);
+        let last = last_json(&out);
         (out, last)
     }
 
