@@ -278,9 +278,21 @@ fn build(entries: &[RawEntry], zip64_end: bool) -> Vec<u8> {
         cd.extend_from_slice(&central_extra);
     }
     let cd_offset = out.len() as u64;
-    let cd_size = cd.len() as u64;
-    let n = entries.len() as u64;
     out.extend_from_slice(&cd);
+    end_records(
+        &mut out,
+        entries.len() as u64,
+        cd.len() as u64,
+        cd_offset,
+        zip64_end,
+    );
+    out
+}
+
+/// Appends the end records for `n` entries whose central directory of
+/// `cd_size` bytes starts at `cd_offset`: with `zip64_end`, a zip64 record and
+/// locator and a classic record holding only sentinels.
+fn end_records(out: &mut Vec<u8>, n: u64, cd_size: u64, cd_offset: u64, zip64_end: bool) {
     if zip64_end {
         let z64 = out.len() as u64;
         out.extend_from_slice(&ZIP64_EOCD_SIG.to_le_bytes());
@@ -311,7 +323,6 @@ fn build(entries: &[RawEntry], zip64_end: bool) -> Vec<u8> {
     out.extend_from_slice(&size32.to_le_bytes());
     out.extend_from_slice(&off32.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
-    out
 }
 
 fn stream_entry(archive: &ZipArchive, entry: &Entry) -> Result<Vec<u8>, ZipError> {
