@@ -76,7 +76,8 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
 enum Command {
     /// Make a signing key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (SPKI PEM).
     Keygen {
-        #[arg(long, default_value = "ecdsa-p256", value_parser = ["ecdsa-p256", "ed25519", "rsa-2048", "rsa-3072", "rsa-4096"])]
+        /// Key algorithm: ecdsa-p256, ed25519, rsa-2048, rsa-3072 or rsa-4096.
+        #[arg(long, default_value = "ecdsa-p256")]
         algorithm: String,
         #[arg(long, value_name = "NAME")]
         out: PathBuf,
@@ -316,9 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Tui(args) => run_tui(&args.device, &args),
         Command::Keygen { algorithm, out } => {
-            let alg: Algorithm = algorithm.parse().map_err(|_| Error::PackSpec {
-                reason: format!("unknown algorithm {algorithm}"),
-            })?;
+            let alg: Algorithm = algorithm.parse().map_err(Error::from)?;
             let key = PrivateKey::generate(alg).map_err(Error::from)?;
             let (k, p) = write_keypair(&key, &out).map_err(Error::from)?;
             println!("private key: {} (keep it secret)", k.display());

@@ -309,7 +309,7 @@ mod tests {
 use std::path::PathBuf;
 
 use crate::package::keys::KeyError;
-use crate::package::zipfile::ZipError;
+use crate::package::zip::ZipError;
 
 /// The engine's error: structured fields for the log, one [`Code`] for the user.
 #[derive(Debug, thiserror::Error)]
@@ -474,31 +474,6 @@ pub enum Error {
     CommandFile { path: PathBuf, reason: String },
     #[error("{action} failed: {reason}")]
     Power { action: String, reason: String },
-}
-
-impl HasCode for ZipError {
-    fn code(&self) -> Code {
-        match self {
-            ZipError::Io { .. } => Code::PackageRead,
-            ZipError::NotZip | ZipError::Corrupt { .. } => Code::ZipCorrupt,
-            ZipError::TooManyEntries { .. }
-            | ZipError::CentralDirectoryTooLarge { .. }
-            | ZipError::EntryTooLarge { .. } => Code::PackageLimits,
-            ZipError::UnsafeName { .. } => Code::ZipUnsafeName,
-            ZipError::DuplicateName { .. } => Code::ZipDuplicateEntry,
-            ZipError::OutOfBounds { .. }
-            | ZipError::Overlap { .. }
-            | ZipError::HeaderMismatch { .. } => Code::ZipInconsistent,
-            ZipError::Unsupported { .. } => Code::ZipUnsupported,
-            // Data that inflates past its declared size (a zip bomb) is a limit, as the
-            // PACKAGE_LIMITS_EXCEEDED meaning says; data that ends early is a size mismatch.
-            ZipError::SizeMismatch {
-                expected, actual, ..
-            } if actual > expected => Code::PackageLimits,
-            ZipError::SizeMismatch { .. } => Code::EntrySizeMismatch,
-            ZipError::CrcMismatch { .. } => Code::ChunkHashMismatch,
-        }
-    }
 }
 
 impl HasCode for Error {

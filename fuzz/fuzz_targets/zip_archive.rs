@@ -10,7 +10,7 @@ use std::os::fd::FromRawFd;
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use recovery_updater::package::zipfile::{Limits, ZipArchive};
+use recovery_updater::package::zip::{Limits, ZipArchive};
 use recovery_updater::package::{check_entries, Manifest, MANIFEST_ENTRY};
 
 /// An anonymous in-memory file holding `data` (the reader takes a real file descriptor).

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::package::pack::read_full;
-use crate::package::zipfile::{EntryReader, Method};
+use crate::package::zip::{EntryReader, Method};
 use crate::package::{Image, Package};
 use crate::Error;
 

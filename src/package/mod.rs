@@ -4,7 +4,7 @@
 pub mod keys;
 pub mod manifest;
 pub mod pack;
-pub mod zipfile;
+pub mod zip;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use self::zip::{Limits, ZipArchive, ZipError};
 use crate::Error;
 pub use keys::{PrivateKey, PublicKey};
 pub use manifest::{Image, Manifest, MANIFEST_ENTRY, SIGNATURE_ENTRY};
-use zipfile::{ZipArchive, ZipError};
 
 /// A package whose zip structure is sound but whose signature is not yet checked. Nothing in
 /// it may be trusted yet.
@@ -70,7 +70,7 @@ pub fn open_unsigned(path: &Path) -> Result<Opened, Error> {
         });
     }
     let file = Arc::new(file);
-    let zip = ZipArchive::open(file.clone(), &zipfile::Limits::default())?;
+    let zip = ZipArchive::open(file.clone(), &Limits::default())?;
     let manifest_entry = zip
         .by_name(MANIFEST_ENTRY)
         .ok_or(Error::ManifestMissing {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use recovery_updater::demo::{create_device, image_bytes, SimDevice};
 use recovery_updater::device::SlotMode;
-use recovery_updater::package::zipfile::{Limits, Method, ZipArchive};
+use recovery_updater::package::zip::{Limits, Method, ZipArchive};
 
 pub const KIB: u64 = 1024;
 
