@@ -1,8 +1,6 @@
 //! Hostile data: zip bombs, lying sizes, bad deflate streams and CRCs,
 //! unsupported features, and a mutation loop over valid archives.
 
-use std::time::{Duration, Instant};
-
 use super::*;
 
 #[test]
@@ -25,7 +23,6 @@ fn deflate_bomb_is_stopped_at_declared_size() {
     put32(&mut bytes, c + C_USIZE, 1024);
     put32(&mut bytes, l + L_USIZE, 1024);
 
-    let started = Instant::now();
     let archive = open(&bytes).expect("open");
     let entry = archive.by_name("bomb.img").expect("bomb");
     let mut reader = archive.reader(entry).expect("reader");
@@ -83,7 +80,6 @@ fn deflate_bomb_is_stopped_at_declared_size() {
             ..
         })
     ));
-    assert!(started.elapsed() < Duration::from_secs(5));
     let after = archive.by_name("after.txt").expect("after");
     assert_eq!(
         archive.read_to_vec(after, 100).expect("after"),
