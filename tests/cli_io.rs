@@ -70,7 +70,7 @@ fn json_result(out: &Output) -> serde_json::Value {
     last
 }
 
-fn device_arg(cmd: &mut Command, device: &Path) -> &mut Command {
+fn device_arg<'a>(cmd: &'a mut Command, device: &Path) -> &'a mut Command {
     cmd.arg("--device").arg(device)
 }
 
