@@ -183,6 +183,19 @@ enum Command {
     },
 }
 
+impl Command {
+    /// Whether the run was asked for JSON on stdout: it then ends with exactly one JSON result
+    /// line carrying the code, whatever fails and wherever.
+    fn json(&self) -> bool {
+        matches!(
+            self,
+            Command::Inspect { json: true, .. }
+                | Command::Verify { json: true, .. }
+                | Command::Apply { json: true, .. }
+        )
+    }
+}
+
 /// The profile the recovery init reads when it runs as PID 1.
 const DEFAULT_INIT_PROFILE: &str = "/etc/recovery/device.toml";
 
@@ -248,16 +261,9 @@ pub fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
-                _ => ExitCode::from(Code::UsageError.exit_status()),
-            };
-        }
+        Err(e) => return argument_error(&e, json_requested(std::env::args_os().skip(1))),
     };
+    let json = cli.command.as_ref().is_some_and(Command::json);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -265,10 +271,56 @@ pub fn main() -> ExitCode {
                 .chain()
                 .find_map(|c| c.downcast_ref::<Error>().map(HasCode::code))
                 .unwrap_or(Code::Internal);
-            print_failure(code, &format!("{e:#}"));
-            ExitCode::from(code.exit_status())
+            report_failure(json, code, &format!("{e:#}"))
         }
     }
+}
+
+/// Whether the raw command line asks for `--json`: when clap cannot parse it, the words are all
+/// there is to go by. Words after `--` are operands, not options.
+fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--")
+        .any(|a| a == "--json" || a.to_string_lossy().starts_with("--json="))
+}
+
+/// clap could not parse the command line: its message and usage go to stderr as always, and with
+/// `--json` the run still ends with one JSON result line (USAGE_ERROR) on stdout.
+fn argument_error(e: &clap::Error, json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return ExitCode::SUCCESS;
+    }
+    if json {
+        let text = e.to_string();
+        let detail = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid command line");
+        println!(
+            "{}",
+            failure_json(Code::UsageError, detail.trim_start_matches("error: "))
+        );
+    }
+    ExitCode::from(Code::UsageError.exit_status())
+}
+
+/// The one result line of a failed `--json` run.
+fn failure_json(code: Code, message: &str) -> serde_json::Value {
+    serde_json::json!({"event": "result", "result": "failure", "code": code.number(),
+        "name": code.name(), "message": message, "meaning": code.meaning(), "fix": code.fix()})
+}
+
+/// Reports a failure as the run's result: one JSON line on stdout with `--json`, the code, its
+/// meaning and fix on stderr otherwise. Returns the exit status.
+fn report_failure(json: bool, code: Code, detail: &str) -> ExitCode {
+    if json {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", failure_json(code, detail));
+    } else {
+        print_failure(code, detail);
+    }
+    ExitCode::from(code.exit_status())
 }
 
 fn print_failure(code: Code, detail: &str) {
@@ -420,11 +472,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => {
             if !yes {
-                print_failure(
+                return Ok(report_failure(
+                    json,
                     Code::UsageError,
                     "apply writes to the device: pass --yes to confirm",
-                );
-                return Ok(ExitCode::from(Code::UsageError.exit_status()));
+                ));
             }
             let device = ProfileDevice::load(&device)?;
             let mut sink = reporter(json);
@@ -545,19 +597,8 @@ fn finish_line(_sink: &mut dyn Sink, json: bool, value: &serde_json::Value) {
     }
 }
 
-fn fail(sink: &mut dyn Sink, json: bool, e: &Error) -> ExitCode {
-    let code = e.code();
-    if json {
-        finish_line(
-            sink,
-            json,
-            &serde_json::json!({"event": "result", "result": "failure", "code": code.number(),
-                "name": code.name(), "message": e.to_string(), "meaning": code.meaning(), "fix": code.fix()}),
-        );
-    } else {
-        print_failure(code, &e.to_string());
-    }
-    ExitCode::from(code.exit_status())
+fn fail(_sink: &mut dyn Sink, json: bool, e: &Error) -> ExitCode {
+    report_failure(json, e.code(), &e.to_string())
 }
 
 fn report_record(
@@ -620,8 +661,19 @@ fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
         Ok(None) => "present, not checked (pass --key K.pub)".into(),
         Err(e) => format!("FAILED: {e} ({})", e.code()),
     };
+    // An unsigned package inspected without keys is not a failure of `inspect`.
+    let failure = sig
+        .as_ref()
+        .err()
+        .filter(|e| !(keys.is_empty() && matches!(e, Error::SignatureMissing { .. })))
+        .or(entries_ok.as_ref().err())
+        .map(HasCode::code);
     if json {
+        // One line, like every `--json` result: the code first, then what inspect found.
         let v = serde_json::json!({
+            "event": "result",
+            "result": if failure.is_some() { "failure" } else { "success" },
+            "code": failure.map(Code::number).unwrap_or(0),
             "package": path.display().to_string(),
             "signature": match &sig { Ok(Some(_)) => "verified", Ok(None) => "not_checked", Err(_) => "failed" },
             "signature_code": sig.as_ref().err().map(|e| e.code().number()),
@@ -629,7 +681,7 @@ fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
             "entries": entries_ok.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
             "manifest": manifest,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{v}");
     } else {
         println!("package:      {}", path.display());
         println!("signature:    {sig_text}");
@@ -671,12 +723,8 @@ fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
             println!("entries:      FAILED: {e} ({})", e.code());
         }
     }
-    // An unsigned package inspected without keys is not a failure of `inspect`.
-    let sig_failure = sig
-        .err()
-        .filter(|e| !(keys.is_empty() && matches!(e, Error::SignatureMissing { .. })));
-    Ok(match sig_failure.or(entries_ok.err()) {
-        Some(e) => ExitCode::from(e.code().exit_status()),
+    Ok(match failure {
+        Some(c) => ExitCode::from(c.exit_status()),
         None => ExitCode::SUCCESS,
     })
 }

@@ -64,6 +64,9 @@ codes! {
     ZipInconsistent = 9008, "PACKAGE_STRUCTURE_INCONSISTENT",
         "The zip's headers disagree with each other, overlap, or point outside the file.",
         "Download the package again; if it repeats, report it to the vendor: the package is malformed.";
+    PackageNotAFile = 9009, "PACKAGE_NOT_A_FILE",
+        "The package path is not a regular file or block device (a FIFO, socket, directory or device node).",
+        "Give the path of the update.zip file itself; copy the package to the card as an ordinary file.";
     ManifestMissing = 9010, "MANIFEST_MISSING",
         "The package has no META-INF/update/manifest.json.",
         "This is not an update package for this updater. Get the official package.";
@@ -320,6 +323,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open package {path}: {reason}")]
+    PackageNotAFile {
+        path: PathBuf,
+        reason: crate::util::NotAFile,
+    },
     #[error("no update package found (looked for {looked_for} in {locations})")]
     NoPackage {
         looked_for: String,
@@ -480,6 +488,7 @@ impl HasCode for Error {
     fn code(&self) -> Code {
         match self {
             Error::PackageOpen { .. } | Error::NoPackage { .. } => Code::PackageNotFound,
+            Error::PackageNotAFile { .. } => Code::PackageNotAFile,
             Error::PackageRead { .. } => Code::PackageRead,
             Error::Zip(z) => z.code(),
             Error::ManifestMissing { .. } => Code::ManifestMissing,

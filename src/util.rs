@@ -4,9 +4,88 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-/// Reads a whole file, failing instead of allocating when it is larger than `max`.
+/// Why [`open_untrusted`] refused a path: it names something other than a regular file or a
+/// block device. Carried inside the `io::Error` so a caller can give it a code of its own
+/// (`Error::PackageNotAFile` for packages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAFile {
+    /// What the path is instead: "FIFO", "socket", "directory", "character device".
+    pub kind: &'static str,
+}
+
+impl std::fmt::Display for NotAFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "not a regular file or block device (it is a {})",
+            self.kind
+        )
+    }
+}
+
+impl std::error::Error for NotAFile {}
+
+impl NotAFile {
+    /// The `NotAFile` inside an error returned by [`open_untrusted`] or [`read_bounded`].
+    pub fn of(e: &io::Error) -> Option<NotAFile> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<NotAFile>())
+            .copied()
+    }
+}
+
+/// Refuses anything but a regular file or a block device.
+fn require_file_or_block(ft: fs::FileType) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = if ft.is_file() || ft.is_block_device() {
+        return Ok(());
+    } else if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_char_device() {
+        "character device"
+    } else {
+        "special file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        NotAFile { kind },
+    ))
+}
+
+/// Opens, for reading, a path that comes from outside: a package, a key, a signature, the OTA
+/// command file, a profile or a fact file (sysfs and /proc attributes are regular files).
+/// Never blocks, and accepts only a regular file or a block device:
+/// - a FIFO opened for reading blocks in open(2) until a writer appears, which on an unattended
+///   device is never, so the updater (or the recovery init) would hang for good;
+/// - opening a character device can have effects of its own (a watchdog starts, a tape
+///   rewinds), so the type is checked by path before the open, and again on the open file (the
+///   path may have been swapped in between).
+pub fn open_untrusted(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    require_file_or_block(fs::metadata(path)?.file_type())?;
+    // O_NONBLOCK: open(2) of a FIFO returns at once instead of waiting for a writer.
+    // O_NOCTTY: a terminal swapped in must not become our controlling terminal.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    require_file_or_block(file.metadata()?.file_type())?;
+    // Back to blocking reads: O_NONBLOCK means nothing for a regular file, but a block device's
+    // reads are normal blocking reads and the readers expect no EAGAIN.
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
+    fcntl(&file, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(file)
+}
+
+/// Reads a whole file, failing instead of allocating when it is larger than `max`. The path is
+/// opened with [`open_untrusted`]: a FIFO or device node is refused instead of blocking.
 pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
+    let file = open_untrusted(path)?;
     let mut buf = Vec::new();
     file.take(max.saturating_add(1)).read_to_end(&mut buf)?;
     if buf.len() as u64 > max {
@@ -111,6 +190,59 @@ mod tests {
         fs::write(&p, vec![1u8; 100]).unwrap();
         assert_eq!(read_bounded(&p, 100).unwrap().len(), 100);
         assert!(read_bounded(&p, 99).is_err());
+    }
+
+    /// Runs `f` on a thread and fails if it has not returned within a generous bound: a hang
+    /// detector, not a timing assertion.
+    fn without_hanging<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the open blocked")
+    }
+
+    #[test]
+    fn open_untrusted_refuses_a_fifo_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = without_hanging(move || read_bounded(&p, 100).unwrap_err());
+        assert_eq!(NotAFile::of(&e), Some(NotAFile { kind: "FIFO" }), "{e}");
+        assert!(e.to_string().contains("not a regular file or block device"));
+    }
+
+    #[test]
+    fn open_untrusted_refuses_directories_and_char_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open_untrusted(dir.path()).unwrap_err();
+        assert_eq!(NotAFile::of(&e), Some(NotAFile { kind: "directory" }));
+        let e = open_untrusted(Path::new("/dev/null")).unwrap_err();
+        assert_eq!(
+            NotAFile::of(&e),
+            Some(NotAFile {
+                kind: "character device"
+            })
+        );
+        let missing = open_untrusted(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert_eq!(NotAFile::of(&missing), None);
+    }
+
+    #[test]
+    fn open_untrusted_reads_regular_files_blocking() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, b"hello").unwrap();
+        let mut f = open_untrusted(&p).unwrap();
+        // SAFETY: F_GETFL only reads the open file's status flags.
+        let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_NONBLOCK, 0, "O_NONBLOCK is cleared again");
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello");
     }
 
     #[test]

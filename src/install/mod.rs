@@ -84,6 +84,40 @@ pub fn check(path: &Path, device: &dyn Device, sink: &mut dyn Sink) -> Result<Ch
     check_in(&mut run, path, device)
 }
 
+/// [`check`] for a package the user picked on the recovery screen (its pre-check). When a check
+/// fails, `last_log` gets the same log a headless failure writes, so the log screen and support
+/// see why; `last_install.json` is left alone, since no install was started.
+pub fn check_logged(
+    path: &Path,
+    device: &dyn Device,
+    sink: &mut dyn Sink,
+) -> Result<Checked, Error> {
+    let mut logger = log::LogSink::new();
+    let mut tee = events::Tee(vec![&mut *sink, &mut logger]);
+    let mut run = Run::new(&mut tee);
+    let result = check_in(&mut run, path, device);
+    if let Err(e) = &result {
+        run.phase(Phase::Record);
+        log_failure(&mut run, e.code(), &e.to_string());
+        run.end_phase();
+        drop(run);
+        drop(tee);
+        if let Err(w) = state::write_last_log(&device.profile().state_dir, &logger.text()) {
+            sink.event(&Event::Log {
+                message: format!("warning: last_log not saved: {w}"),
+            });
+        }
+    }
+    result
+}
+
+/// The closing lines of a failed run's log: the code, its meaning and its fix.
+fn log_failure(run: &mut Run<'_>, code: Code, message: &str) {
+    run.log(format!("FAILED: {code}: {message}"));
+    run.log(format!("meaning: {}", code.meaning()));
+    run.log(format!("fix: {}", code.fix()));
+}
+
 fn check_in(run: &mut Run<'_>, path: &Path, device: &dyn Device) -> Result<Checked, Error> {
     run.phase(Phase::Open);
     run.log(format!("package {}", path.display()));
@@ -814,9 +848,7 @@ pub fn apply(
         Err(e) => (Some(e.code()), e.to_string(), Vec::new()),
     };
     if let Some(c) = code {
-        run.log(format!("FAILED: {c}: {message}"));
-        run.log(format!("meaning: {}", c.meaning()));
-        run.log(format!("fix: {}", c.fix()));
+        log_failure(&mut run, c, &message);
     } else {
         run.log("SUCCESS");
     }

@@ -59,16 +59,20 @@ pub fn open(path: &Path) -> Result<Opened, Error> {
 /// Opens the file once and checks the zip structure and limits; the signature may be absent
 /// (for `inspect` and `sign` of unsigned packages).
 pub fn open_unsigned(path: &Path) -> Result<Opened, Error> {
-    let file = File::open(path).map_err(|source| Error::PackageOpen {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::PackageOpen {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("is a directory"),
-        });
-    }
+    // A FIFO, socket, directory or device node is refused without blocking.
+    let file =
+        crate::util::open_untrusted(path).map_err(|source| {
+            match crate::util::NotAFile::of(&source) {
+                Some(reason) => Error::PackageNotAFile {
+                    path: path.to_path_buf(),
+                    reason,
+                },
+                None => Error::PackageOpen {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            }
+        })?;
     let file = Arc::new(file);
     let zip = ZipArchive::open(file.clone(), &Limits::default())?;
     let manifest_entry = zip

@@ -43,13 +43,39 @@ impl<W: Write + Send> PlainReporter<W> {
     }
 }
 
-/// "12.3 MB/s, 0:42 left" from bytes done in this phase and elapsed seconds.
-pub fn rate_and_eta(phase_bytes: u64, secs: f64, remaining: u64) -> (f64, Option<u64>) {
+/// MB/s and seconds left from the bytes done in this phase and its elapsed seconds; `None`
+/// until there is something to measure (the first updates of a phase), so that no `0.0 MB/s`
+/// is ever shown.
+pub fn rate_and_eta(phase_bytes: u64, secs: f64, remaining: u64) -> Option<(f64, u64)> {
     if secs <= 0.05 || phase_bytes == 0 {
-        return (0.0, None);
+        return None;
     }
     let rate = phase_bytes as f64 / secs;
-    (rate / 1e6, Some((remaining as f64 / rate).round() as u64))
+    Some((rate / 1e6, (remaining as f64 / rate).round() as u64))
+}
+
+/// "Writing system:  42% of 1.5 MiB  12.3 MB/s, 0:42 left"; without a rate, the line ends after
+/// the size.
+pub fn progress_line(
+    phase: Phase,
+    partition: &str,
+    pct: u64,
+    total: u64,
+    rate: Option<(f64, u64)>,
+) -> String {
+    let mut line = format!(
+        "{} {partition}: {pct:3}% of {}",
+        phase.label(),
+        crate::util::human_bytes(total)
+    );
+    if let Some((mbs, eta)) = rate {
+        line.push_str(&format!(
+            "  {mbs:.1} MB/s, {}:{:02} left",
+            eta / 60,
+            eta % 60
+        ));
+    }
+    line
 }
 
 impl<W: Write + Send> Sink for PlainReporter<W> {
@@ -75,19 +101,12 @@ impl<W: Write + Send> Sink for PlainReporter<W> {
                     self.phase_done_at_start = done.saturating_sub(*image_done);
                 }
                 let pct = (done * 100).checked_div(*total).unwrap_or(100);
-                let (mbs, eta) = rate_and_eta(
+                let rate = rate_and_eta(
                     done - self.phase_done_at_start.min(*done),
                     self.phase_start.elapsed().as_secs_f64(),
                     total - done.min(total),
                 );
-                let eta = eta
-                    .map(|s| format!(", {}:{:02} left", s / 60, s % 60))
-                    .unwrap_or_default();
-                let line = format!(
-                    "{} {partition}: {pct:3}% of {}  {mbs:.1} MB/s{eta}",
-                    phase.label(),
-                    crate::util::human_bytes(*total)
-                );
+                let line = progress_line(*phase, partition, pct, *total, rate);
                 if self.live {
                     let _ = write!(self.out, "\r\x1b[2K{line}");
                     self.progress_open = true;
@@ -107,5 +126,49 @@ impl<W: Write + Send> Sink for PlainReporter<W> {
             }
         }
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_rate_is_shown_before_there_is_one() {
+        // The first update of a phase: almost no time has passed, so there is no rate yet.
+        assert_eq!(rate_and_eta(65_536, 0.0, 1 << 20), None);
+        assert_eq!(rate_and_eta(0, 2.0, 1 << 20), None);
+        let line = progress_line(Phase::Verify, "system", 3, 1 << 20, None);
+        assert_eq!(line, "Verifying images system:   3% of 1.0 MiB");
+        // 2 MB in 2 s, 3 MB to go.
+        let rate = rate_and_eta(2_000_000, 2.0, 3_000_000);
+        assert_eq!(rate, Some((1.0, 3)));
+        let line = progress_line(Phase::Verify, "system", 40, 5_000_000, rate);
+        assert!(line.ends_with("  1.0 MB/s, 0:03 left"), "{line}");
+    }
+
+    #[test]
+    fn the_first_progress_line_of_a_phase_shows_no_rate() {
+        // The first update comes right after the phase starts: 64 MiB done in that instant
+        // must not show as "0.0 MB/s" (a measured rate for 64 MiB only rounds to 0.0 after
+        // more than 20 minutes).
+        let mut out = Vec::new();
+        {
+            let mut r = PlainReporter::new(&mut out, false);
+            r.event(&Event::Phase {
+                phase: Phase::Verify,
+            });
+            r.event(&Event::Progress {
+                phase: Phase::Verify,
+                partition: "system".into(),
+                done: 64 << 20,
+                total: 1 << 30,
+                image_done: 64 << 20,
+                image_total: 1 << 30,
+            });
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("system:   6% of 1.00 GiB"), "{text}");
+        assert!(!text.contains("0.0 MB/s"), "{text}");
     }
 }

@@ -1,7 +1,7 @@
 //! Key files: bounded reading, and writing a new key pair without ever
 //! overwriting or widening the permissions of a file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -19,7 +19,8 @@ pub(super) fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError>
         path: path.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
+    // Not File::open: a key path naming a FIFO would block forever (see open_untrusted).
+    let file = crate::util::open_untrusted(path).map_err(io_err)?;
     let mut buf = Zeroizing::new(Vec::new());
     file.take(MAX_KEY_FILE_LEN + 1)
         .read_to_end(&mut buf)

@@ -100,10 +100,22 @@ fn short_name(path: &Path, root: &Path) -> String {
     }
 }
 
-/// Runs every check on one package (nothing is written) and summarises it.
-pub fn inspect_package(device: &dyn Device, path: &Path, name: String, size: u64) -> PackageInfo {
+/// Runs every check on one package (nothing is written) and summarises it. `precheck`: the user
+/// picked this package (the pre-check screen), so a failure is logged to `last_log` as a
+/// headless failure is; the scan of the list logs nothing.
+pub fn inspect_package(
+    device: &dyn Device,
+    path: &Path,
+    name: String,
+    size: u64,
+    precheck: bool,
+) -> PackageInfo {
     let mut events = Collect::default();
-    let result = install::check(path, device, &mut events);
+    let result = if precheck {
+        install::check_logged(path, device, &mut events)
+    } else {
+        install::check(path, device, &mut events)
+    };
     let failure = result.as_ref().err().map(|e| Failure {
         code: e.code(),
         message: e.to_string(),
@@ -132,7 +144,7 @@ pub fn scan(device: &dyn Device) -> Vec<PackageInfo> {
         .into_iter()
         .map(|Found { path, size, root }| {
             let name = short_name(&path, &root);
-            inspect_package(device, &path, name, size)
+            inspect_package(device, &path, name, size, false)
         })
         .collect()
 }
@@ -317,7 +329,7 @@ fn perform(
             let (device, tx) = (device.clone(), tx.clone());
             std::thread::spawn(move || {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                let info = inspect_package(&*device, &path, name, size);
+                let info = inspect_package(&*device, &path, name, size, true);
                 let _ = tx.send(Msg::Checked(Box::new(info)));
             });
         }

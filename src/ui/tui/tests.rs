@@ -411,6 +411,32 @@ fn snapshot_progress() {
 }
 
 #[test]
+fn snapshot_progress_first_update_shows_no_rate() {
+    // The write phase's first update: no time has passed since it started, so there is no
+    // rate yet and the speed line stays empty (no "0.0 MB/s", no placeholder).
+    let mut a = at_progress(good());
+    engine(
+        &mut a,
+        1.0,
+        vec![
+            Event::Phase {
+                phase: Phase::Write,
+            },
+            Event::Committed,
+            progress_event("boot", MIB, 3 * MIB, MIB),
+        ],
+    );
+    a.update(Msg::Tick, secs(1.0));
+    snap("progress_first_update", &a);
+    for (w, h) in SIZES {
+        let text = screen_text(&a, w, h);
+        assert!(text.contains("boot 33%"), "{text}");
+        assert!(!text.contains("MB/s"), "{text}");
+        assert!(!text.contains("measuring"), "{text}");
+    }
+}
+
+#[test]
 fn snapshot_progress_in_place() {
     // A single-slot device: every image is verified before the first write.
     let mut pkg = good();

@@ -636,7 +636,8 @@ fn progress(frame: &mut Frame, area: Rect, app: &App, p: &ProgressState) {
     let rate = p.rate(app.now);
     let speed = match (rate, p.seconds_left(app.now)) {
         (Some(r), Some(s)) => format!("{:.1} MB/s, {} left", r / 1e6, clock(s)),
-        _ => "measuring speed...".into(),
+        // Nothing until there is a rate to show.
+        _ => String::new(),
     };
     let overall = format!(
         "{pct}%  {} of {}",
