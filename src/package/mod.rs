@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod manifest;
 pub mod pack;
+pub mod version;
 pub mod zipfile;
 
 use std::fs::File;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::device::{Battery, Slot};
 use crate::error::Code;
 use crate::install::events::{CheckName, CheckStatus, Event, PlanSummary};
+use crate::package::version::compare_versions;
 
 /// A device fact, or the code and reason why it could not be read.
 pub type Fact<T> = Result<T, (Code, String)>;
@@ -65,28 +66,6 @@ pub struct PackageInfo {
     /// The first failing check's code; `None` when the package can be installed.
     pub failure: Option<Failure>,
     pub plan: Option<PlanSummary>,
-}
-
-/// Compares dotted versions part by part, numerically where both parts are numbers.
-pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    let split = |s: &str| -> Vec<String> {
-        s.split(['.', '-', '+', '_'])
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
-    let (pa, pb) = (split(a), split(b));
-    for i in 0..pa.len().max(pb.len()) {
-        let x = pa.get(i).map(String::as_str).unwrap_or("0");
-        let y = pb.get(i).map(String::as_str).unwrap_or("0");
-        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => x.cmp(y),
-        };
-        if o != std::cmp::Ordering::Equal {
-            return o;
-        }
-    }
-    std::cmp::Ordering::Equal
 }
 
 impl PackageInfo {

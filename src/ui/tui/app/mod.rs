@@ -17,7 +17,7 @@ use crate::state::InstallRecord;
 
 use super::input::Key;
 
-pub use facts::{compare_versions, CheckRow, DeviceFacts, Fact, Failure, PackageInfo, Verdict};
+pub use facts::{CheckRow, DeviceFacts, Fact, Failure, PackageInfo, Verdict};
 pub use progress::{PhaseRow, ProgressState, RowState};
 pub use result::{Outcome, ResultState, Written};
 
