@@ -286,3 +286,45 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::error::Code;
+    use crate::ui::tui::app::{DeviceFacts, Msg};
+
+    fn app() -> App {
+        let unread = || (Code::Internal, "not read".to_string());
+        App::new(
+            DeviceFacts {
+                product: "p".into(),
+                hardware_revision: Err(unread()),
+                baseband: Err(unread()),
+                current_version: None,
+                active_slot: Err(unread()),
+                battery: Err(unread()),
+                state_dir: PathBuf::from("/state"),
+                free_space: Err(unread()),
+                storage: vec![],
+            },
+            Duration::ZERO,
+        )
+    }
+
+    fn ctrl_c(a: &mut App) -> Vec<Effect> {
+        a.update(Msg::Key(Key::Interrupt), Duration::ZERO)
+    }
+
+    #[test]
+    fn ctrl_c_cancels_an_install_once_before_the_first_write_and_leaves_elsewhere() {
+        let mut a = app();
+        assert_eq!(ctrl_c(&mut a), vec![Effect::Power(PowerAction::Exit)]);
+        a.screen = Screen::Progress(Box::new(ProgressState::new("u.zip".into(), None)));
+        assert_eq!(ctrl_c(&mut a), vec![Effect::Cancel]);
+        assert!(ctrl_c(&mut a).is_empty());
+        assert!(a.installing());
+    }
+}
