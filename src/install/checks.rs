@@ -127,36 +127,7 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
     });
     note(sink, CheckName::Rollback, rb.map(Passed::Pass));
 
-    let required = profile
-        .min_battery_percent
-        .unwrap_or(DEFAULT_MIN_BATTERY)
-        .max(m.min_battery_percent.unwrap_or(0));
-    let battery = device.battery().and_then(|b| match b {
-        None => Ok(Passed::Skip(
-            "skipped: no battery information (mains powered)".to_string(),
-        )),
-        Some(b) => {
-            let need = if b.charging {
-                required.saturating_sub(CHARGING_ALLOWANCE)
-            } else {
-                required
-            };
-            if b.percent >= need {
-                Ok(Passed::Pass(format!(
-                    "{}%{} (need {need}%)",
-                    b.percent,
-                    if b.charging { ", charging" } else { "" }
-                )))
-            } else {
-                Err(Error::BatteryLow {
-                    percent: b.percent,
-                    required: need,
-                    charging: b.charging,
-                })
-            }
-        }
-    });
-    note(sink, CheckName::Battery, battery);
+    note(sink, CheckName::Battery, battery(device, m));
 
     let state_dir = &profile.state_dir;
     let space = std::fs::create_dir_all(state_dir)
@@ -197,6 +168,41 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
         Some(e) => Err(e),
         None => layout,
     }
+}
+
+/// The battery check: the higher of the profile's and the package's minimum, less a little on
+/// the charger; skipped on mains power.
+fn battery(device: &dyn Device, m: &crate::package::Manifest) -> Result<Passed, Error> {
+    let profile = device.profile();
+    let required = profile
+        .min_battery_percent
+        .unwrap_or(DEFAULT_MIN_BATTERY)
+        .max(m.min_battery_percent.unwrap_or(0));
+    device.battery().and_then(|b| match b {
+        None => Ok(Passed::Skip(
+            "skipped: no battery information (mains powered)".to_string(),
+        )),
+        Some(b) => {
+            let need = if b.charging {
+                required.saturating_sub(CHARGING_ALLOWANCE)
+            } else {
+                required
+            };
+            if b.percent >= need {
+                Ok(Passed::Pass(format!(
+                    "{}%{} (need {need}%)",
+                    b.percent,
+                    if b.charging { ", charging" } else { "" }
+                )))
+            } else {
+                Err(Error::BatteryLow {
+                    percent: b.percent,
+                    required: need,
+                    charging: b.charging,
+                })
+            }
+        }
+    })
 }
 
 /// Decides the target slot and checks that every image has a partition it fits in.
