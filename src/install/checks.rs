@@ -32,20 +32,33 @@ pub struct Layout {
     pub targets: Vec<Target>,
 }
 
+/// How a check that did not fail ended, with its one-line detail.
+enum Passed {
+    /// The device meets the package's requirement.
+    Pass(String),
+    /// The check does not apply to this device (the battery check on mains power).
+    Skip(String),
+}
+
+/// Reports a check that passes (`Ok`) or fails (`Err`).
 pub(crate) fn report(sink: &mut dyn Sink, check: CheckName, result: &Result<String, Error>) {
     match result {
-        Ok(detail) => sink.event(&Event::Check {
-            check,
-            status: if detail.starts_with("skipped") {
-                CheckStatus::Skip
-            } else {
-                CheckStatus::Pass
-            },
-            detail: detail.clone(),
-            code: None,
-        }),
+        Ok(detail) => report_passed(sink, check, &Passed::Pass(detail.clone())),
         Err(e) => report_err(sink, check, e),
     }
+}
+
+fn report_passed(sink: &mut dyn Sink, check: CheckName, passed: &Passed) {
+    let (status, detail) = match passed {
+        Passed::Pass(d) => (CheckStatus::Pass, d),
+        Passed::Skip(d) => (CheckStatus::Skip, d),
+    };
+    sink.event(&Event::Check {
+        check,
+        status,
+        detail: detail.clone(),
+        code: None,
+    });
 }
 
 pub(crate) fn report_err(sink: &mut dyn Sink, check: CheckName, e: &Error) {
@@ -62,9 +75,10 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
     let m = &pkg.manifest;
     let profile = device.profile();
     let mut first: Option<Error> = None;
-    let mut note = |sink: &mut dyn Sink, check: CheckName, r: Result<String, Error>| {
-        report(sink, check, &r);
-        if let Err(e) = r {
+    let mut note = |sink: &mut dyn Sink, check: CheckName, r: Result<Passed, Error>| match r {
+        Ok(passed) => report_passed(sink, check, &passed),
+        Err(e) => {
+            report_err(sink, check, &e);
             first.get_or_insert(e);
         }
     };
@@ -77,7 +91,7 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
             accepted: m.products.clone(),
         })
     };
-    note(sink, CheckName::Product, product);
+    note(sink, CheckName::Product, product.map(Passed::Pass));
 
     let hw = device.hardware_revision().and_then(|rev| {
         if matches_any(&m.hardware_revisions, &rev) {
@@ -89,7 +103,7 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
             })
         }
     });
-    note(sink, CheckName::Hardware, hw);
+    note(sink, CheckName::Hardware, hw.map(Passed::Pass));
 
     let bb = device.baseband().and_then(|bb| match bb {
         _ if m.basebands.is_empty() => Ok(bb.unwrap_or_else(|| "any (package accepts all)".into())),
@@ -99,7 +113,7 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
             accepted: m.basebands.clone(),
         }),
     });
-    note(sink, CheckName::Baseband, bb);
+    note(sink, CheckName::Baseband, bb.map(Passed::Pass));
 
     let rb = crate::state::read_rollback_index(&profile.rollback_index_file).and_then(|stored| {
         if m.rollback_index < stored {
@@ -111,36 +125,9 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
             Ok(format!("package {} >= device {stored}", m.rollback_index))
         }
     });
-    note(sink, CheckName::Rollback, rb);
+    note(sink, CheckName::Rollback, rb.map(Passed::Pass));
 
-    let required = profile
-        .min_battery_percent
-        .unwrap_or(DEFAULT_MIN_BATTERY)
-        .max(m.min_battery_percent.unwrap_or(0));
-    let battery = device.battery().and_then(|b| match b {
-        None => Ok("skipped: no battery information (mains powered)".to_string()),
-        Some(b) => {
-            let need = if b.charging {
-                required.saturating_sub(CHARGING_ALLOWANCE)
-            } else {
-                required
-            };
-            if b.percent >= need {
-                Ok(format!(
-                    "{}%{} (need {need}%)",
-                    b.percent,
-                    if b.charging { ", charging" } else { "" }
-                ))
-            } else {
-                Err(Error::BatteryLow {
-                    percent: b.percent,
-                    required: need,
-                    charging: b.charging,
-                })
-            }
-        }
-    });
-    note(sink, CheckName::Battery, battery);
+    note(sink, CheckName::Battery, battery(device, m));
 
     let state_dir = &profile.state_dir;
     let space = std::fs::create_dir_all(state_dir)
@@ -160,7 +147,7 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
                 })
             }
         });
-    note(sink, CheckName::Space, space);
+    note(sink, CheckName::Space, space.map(Passed::Pass));
 
     let layout = plan_layout(pkg, device);
     match &layout {
@@ -181,6 +168,41 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
         Some(e) => Err(e),
         None => layout,
     }
+}
+
+/// The battery check: the higher of the profile's and the package's minimum, less a little on
+/// the charger; skipped on mains power.
+fn battery(device: &dyn Device, m: &crate::package::Manifest) -> Result<Passed, Error> {
+    let profile = device.profile();
+    let required = profile
+        .min_battery_percent
+        .unwrap_or(DEFAULT_MIN_BATTERY)
+        .max(m.min_battery_percent.unwrap_or(0));
+    device.battery().and_then(|b| match b {
+        None => Ok(Passed::Skip(
+            "skipped: no battery information (mains powered)".to_string(),
+        )),
+        Some(b) => {
+            let need = if b.charging {
+                required.saturating_sub(CHARGING_ALLOWANCE)
+            } else {
+                required
+            };
+            if b.percent >= need {
+                Ok(Passed::Pass(format!(
+                    "{}%{} (need {need}%)",
+                    b.percent,
+                    if b.charging { ", charging" } else { "" }
+                )))
+            } else {
+                Err(Error::BatteryLow {
+                    percent: b.percent,
+                    required: need,
+                    charging: b.charging,
+                })
+            }
+        }
+    })
 }
 
 /// Decides the target slot and checks that every image has a partition it fits in.

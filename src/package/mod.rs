@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod manifest;
 pub mod pack;
+pub mod version;
 pub mod zip;
 
 use std::fs::File;

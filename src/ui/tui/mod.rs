@@ -1,8 +1,9 @@
 //! The recovery screen: a ratatui TUI for an end user with an SD card and, on a phone, only the
 //! volume and power keys.
 //!
-//! - [`app`]: the state machine (screens, selection, progress), pure and clock-injected;
-//! - [`view`]: drawing the state, pure;
+//! - [`app`]: the state machine (screens, selection, progress), pure and clock-injected; one file
+//!   per concept (facts and verdicts, progress, result, keys per screen);
+//! - [`view`]: drawing the state, pure; one file per screen;
 //! - [`input`]: terminal bytes and Linux input events to keys;
 //! - [`term`]: the terminal (controlling or `--tty`), raw mode, size, restore, panic screen;
 //! - this module: the runtime that connects them to a [`Device`] and to the install engine.

@@ -1,0 +1,305 @@
+//! The recovery screen's state machine. Pure: it takes messages (keys, engine events, results of
+//! the work it asked for, clock ticks) with the current time and returns the work to do as
+//! [`Effect`]s. Nothing here touches a device, a file or a terminal, so every screen can be driven
+//! by synthetic messages in tests; the runtime ([`super::run`]) performs the effects.
+
+mod facts;
+mod keys;
+mod progress;
+mod result;
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::install::events::Event;
+use crate::state::InstallRecord;
+
+use super::input::Key;
+
+pub use facts::{CheckRow, DeviceFacts, Fact, Failure, PackageInfo, Verdict};
+pub use progress::{PhaseRow, ProgressState, RowState};
+pub use result::{Outcome, ResultState, Written};
+
+/// How long the success screen counts down before rebooting by itself.
+pub const REBOOT_COUNTDOWN: Duration = Duration::from_secs(10);
+
+/// What the program's edge must do when the screen is done. The screen never reboots by itself:
+/// the binary decides what each action means on this device (reboot(2) as the recovery init,
+/// or a message and exit on a simulated device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerAction {
+    Reboot,
+    RebootBootloader,
+    PowerOff,
+    /// Leave the screen without a power action (Ctrl-C on a development machine).
+    Exit,
+}
+
+impl PowerAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            PowerAction::Reboot => "reboot system",
+            PowerAction::RebootBootloader => "reboot to bootloader",
+            PowerAction::PowerOff => "power off",
+            PowerAction::Exit => "exit",
+        }
+    }
+}
+/// The screens. Each carries its own state; the home selection and the package list live in
+/// [`App`] so they survive going back.
+#[derive(Debug, Clone)]
+pub enum Screen {
+    Home,
+    Packages {
+        scanning: bool,
+    },
+    PreCheck {
+        pkg: Box<PackageInfo>,
+        checking: bool,
+        sel: usize,
+    },
+    /// 0 = Cancel (the default), 1 = Install.
+    Confirm {
+        pkg: Box<PackageInfo>,
+        sel: usize,
+    },
+    Progress(Box<ProgressState>),
+    Result(Box<ResultState>),
+    Log {
+        path: PathBuf,
+        lines: Option<Vec<String>>,
+        /// Index of the first line shown.
+        scroll: usize,
+    },
+    LastInstall {
+        record: Option<Box<InstallRecord>>,
+        loaded: bool,
+    },
+    /// `stage` 1 and 2 are the two confirmations; 0 = Cancel (the default), 1 = Wipe.
+    Wipe {
+        stage: u8,
+        sel: usize,
+    },
+}
+
+pub const HOME_MENU: [&str; 7] = [
+    "Apply update from storage",
+    "View last install",
+    "View logs",
+    "Wipe data / factory reset",
+    "Reboot system",
+    "Reboot to bootloader",
+    "Power off",
+];
+
+/// Inputs to the state machine.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(Key),
+    /// Time passed (the countdown, the rate); carries nothing, the time is `update`'s `now`.
+    Tick,
+    Facts(Box<DeviceFacts>),
+    Scanned(Vec<PackageInfo>),
+    Checked(Box<PackageInfo>),
+    Engine(Event),
+    InstallDone(Box<InstallRecord>),
+    LogLoaded {
+        path: PathBuf,
+        text: Option<String>,
+    },
+    LastInstall(Option<Box<InstallRecord>>),
+    Wiped(Result<(), Failure>),
+}
+
+/// Work the runtime does for the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Scan,
+    Check(PathBuf),
+    Install(PathBuf),
+    Cancel,
+    LoadLog,
+    LoadLastInstall,
+    RefreshFacts,
+    Wipe,
+    Power(PowerAction),
+}
+
+pub struct App {
+    pub facts: DeviceFacts,
+    pub now: Duration,
+    pub screen: Screen,
+    pub home_sel: usize,
+    pub packages: Vec<PackageInfo>,
+    pub pkg_sel: usize,
+    /// A one-line notice under the screen (cleared by the next key).
+    pub notice: Option<String>,
+    /// Hardware keys were found: hints name Vol+/Vol-/Power too.
+    pub hardware_keys: bool,
+    /// Lines the log viewer showed last time it was drawn (for PgUp/PgDn and clamping).
+    pub log_page: Cell<usize>,
+}
+
+impl App {
+    pub fn new(facts: DeviceFacts, now: Duration) -> App {
+        App {
+            facts,
+            now,
+            screen: Screen::Home,
+            home_sel: 0,
+            packages: Vec::new(),
+            pkg_sel: 0,
+            notice: None,
+            hardware_keys: false,
+            log_page: Cell::new(10),
+        }
+    }
+
+    pub fn installing(&self) -> bool {
+        matches!(self.screen, Screen::Progress(_))
+    }
+
+    pub fn update(&mut self, msg: Msg, now: Duration) -> Vec<Effect> {
+        self.now = now;
+        match msg {
+            Msg::Key(k) => self.key(k),
+            Msg::Tick => self.tick(),
+            Msg::Facts(f) => {
+                self.facts = *f;
+                vec![]
+            }
+            Msg::Scanned(list) => {
+                self.packages = list;
+                self.pkg_sel = self.pkg_sel.min(self.packages.len().saturating_sub(1));
+                if let Screen::Packages { scanning } = &mut self.screen {
+                    *scanning = false;
+                }
+                vec![]
+            }
+            Msg::Checked(pkg) => {
+                if let Some(p) = self.packages.iter_mut().find(|p| p.path == pkg.path) {
+                    *p = (*pkg).clone();
+                }
+                if let Screen::PreCheck {
+                    pkg: cur, checking, ..
+                } = &mut self.screen
+                {
+                    if cur.path == pkg.path {
+                        *cur = pkg;
+                        *checking = false;
+                    }
+                }
+                vec![]
+            }
+            Msg::Engine(e) => {
+                if let Screen::Progress(p) = &mut self.screen {
+                    p.event(&e, now);
+                }
+                vec![]
+            }
+            Msg::InstallDone(record) => self.install_done(*record),
+            Msg::LogLoaded { path, text } => {
+                if let Screen::Log {
+                    path: shown,
+                    lines,
+                    scroll,
+                } = &mut self.screen
+                {
+                    let l: Option<Vec<String>> =
+                        text.map(|t| t.lines().map(str::to_string).collect());
+                    // Open at the end: the newest lines are what the user came for.
+                    *scroll = l.as_ref().map(|l| l.len()).unwrap_or(0);
+                    *lines = l;
+                    *shown = path;
+                }
+                vec![]
+            }
+            Msg::LastInstall(r) => {
+                if let Screen::LastInstall { record, loaded } = &mut self.screen {
+                    *record = r;
+                    *loaded = true;
+                }
+                vec![]
+            }
+            Msg::Wiped(r) => {
+                match r {
+                    Ok(()) => {
+                        self.notice = Some("Data wiped.".into());
+                        self.screen = Screen::Home;
+                    }
+                    Err(failure) => {
+                        self.screen = Screen::Result(Box::new(ResultState {
+                            outcome: Outcome::Failure {
+                                failure,
+                                written: Written::Nothing,
+                                log: None,
+                            },
+                            reboot_at: None,
+                            sel: 0,
+                        }))
+                    }
+                }
+                vec![]
+            }
+        }
+    }
+
+    fn tick(&mut self) -> Vec<Effect> {
+        if let Screen::Result(r) = &mut self.screen {
+            if let Some(at) = r.reboot_at {
+                if self.now >= at {
+                    r.reboot_at = None;
+                    return vec![Effect::Power(PowerAction::Reboot)];
+                }
+            }
+        }
+        vec![]
+    }
+
+    /// Seconds left on the success screen's countdown.
+    pub fn countdown(&self) -> Option<u64> {
+        match &self.screen {
+            Screen::Result(r) => r
+                .reboot_at
+                .map(|at| at.saturating_sub(self.now).as_secs_f64().ceil() as u64),
+            _ => None,
+        }
+    }
+
+    fn open_log(&mut self) -> Vec<Effect> {
+        self.screen = Screen::Log {
+            path: self.facts.state_dir.join(crate::state::LAST_LOG),
+            lines: None,
+            scroll: 0,
+        };
+        vec![Effect::LoadLog]
+    }
+
+    fn go_home(&mut self) -> Vec<Effect> {
+        self.screen = Screen::Home;
+        // Battery and free space move: show them as they are now.
+        vec![Effect::RefreshFacts]
+    }
+
+    fn back_to_packages(&mut self) -> Vec<Effect> {
+        self.screen = Screen::Packages { scanning: false };
+        vec![]
+    }
+}
+
+fn wrap_next(i: usize, n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (i + 1) % n
+    }
+}
+
+fn wrap_prev(i: usize, n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (i + n - 1) % n
+    }
+}
