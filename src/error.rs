@@ -146,7 +146,7 @@ codes! {
         "The result, journal or rollback index could not be saved in the recovery state directory.",
         "Free up space on the state partition and try again.";
     ResumeNeedsPackage = 9056, "INTERRUPTED_UPDATE_NEEDS_SAME_PACKAGE",
-        "An in-place update was interrupted part-way: some partitions hold new data and some old, and the package needed to finish it is not available (the card was removed, or a different package was offered).",
+        "An in-place update (or the shared, in-place partitions of an A/B update) was interrupted part-way: some partitions hold new data and some old, and the package needed to finish it is not available (the card was removed, or a different package was offered).",
         "Insert the card with the same update package that was being installed (named in the message) and start the update again; it resumes where it stopped. Do not reboot the device before it finishes.";
     TargetProtected = 9057, "TARGET_IS_PROTECTED",
         "A partition the update would write is, through a link or a second name, the same device or file as a partition of the running slot, the slot control (misc) or the recovery state; nothing was written.",

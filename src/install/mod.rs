@@ -296,45 +296,15 @@ fn install_in(
     // In layout order: the inactive slot's partitions, then the shared ones (docs/SLOTS.md).
     let mut opened: Vec<(String, Box<dyn BlockDevice>)> = Vec::new();
     for t in &layout.targets {
-        let part = device.open_partition(&t.path, true)?;
-        if let Some(j) = journal.image_mut(&t.partition) {
-            if !j.started {
-                j.started = true;
-                journal::store(&state_dir, &journal)?;
-            }
-        }
-        match (t.image, &t.copy_from) {
-            (Some(i), _) => {
-                let img = &pkg.images[i];
-                // Chunks a previous attempt flushed; each is read back and compared with its
-                // signed hash before it is skipped.
-                let resume_from = prior
-                    .as_ref()
-                    .and_then(|j| j.image(&t.partition))
-                    .filter(|p| p.chunk_size == img.chunk_size)
-                    .map_or(0, |p| p.chunks_done);
-                let w = write::ImageWrite {
-                    pkg,
-                    img,
-                    path: &t.path,
-                    part: &*part,
-                    resume_from,
-                    state_dir: &state_dir,
-                };
-                write::write_image(run, &w, &mut journal, &mut count)?;
-            }
-            (None, Some(from)) => write::copy_target(run, device, t, from, &*part, &mut count)?,
-            (None, None) => {}
-        }
-        // The image is complete: make it durable, then record it.
-        part.flush().map_err(|source| Error::Flush {
-            partition: t.partition.clone(),
-            source,
-        })?;
-        if let Some(j) = journal.image_mut(&t.partition) {
-            j.chunks_done = j.chunks;
-        }
-        journal::store(&state_dir, &journal)?;
+        let part = write_target(
+            run,
+            device,
+            pkg,
+            t,
+            prior.as_ref(),
+            &mut journal,
+            &mut count,
+        )?;
         opened.push((t.partition.clone(), part));
     }
 
@@ -355,6 +325,59 @@ fn install_in(
         run.log(format!("slot {target} is now active (6 boot tries)"));
     }
     finish(run, pkg, device, &state_dir, true)
+}
+
+/// Writes (or copies) one target, flushes it and records it in the journal; returns the open
+/// partition for the final flush.
+fn write_target(
+    run: &mut Run<'_>,
+    device: &dyn Device,
+    pkg: &Package,
+    t: &checks::Target,
+    prior: Option<&journal::Journal>,
+    journal: &mut journal::Journal,
+    count: &mut Counters<'_>,
+) -> Result<Box<dyn BlockDevice>, Error> {
+    let state_dir = &device.profile().state_dir;
+    let part = device.open_partition(&t.path, true)?;
+    if let Some(j) = journal.image_mut(&t.partition) {
+        if !j.started {
+            j.started = true;
+            journal::store(state_dir, journal)?;
+        }
+    }
+    match (t.image, &t.copy_from) {
+        (Some(i), _) => {
+            let img = &pkg.images[i];
+            // Chunks a previous attempt flushed; each is read back and compared with its
+            // signed hash before it is skipped.
+            let resume_from = prior
+                .and_then(|j| j.image(&t.partition))
+                .filter(|p| p.chunk_size == img.chunk_size)
+                .map_or(0, |p| p.chunks_done);
+            let w = write::ImageWrite {
+                pkg,
+                img,
+                path: &t.path,
+                part: &*part,
+                resume_from,
+                state_dir,
+            };
+            write::write_image(run, &w, journal, count)?;
+        }
+        (None, Some(from)) => write::copy_target(run, device, t, from, &*part, count)?,
+        (None, None) => {}
+    }
+    // The image is complete: make it durable, then record it.
+    part.flush().map_err(|source| Error::Flush {
+        partition: t.partition.clone(),
+        source,
+    })?;
+    if let Some(j) = journal.image_mut(&t.partition) {
+        j.chunks_done = j.chunks;
+    }
+    journal::store(state_dir, journal)?;
+    Ok(part)
 }
 
 /// Reads every image once and checks every chunk against its signed hash, writing nothing:
