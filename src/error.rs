@@ -149,8 +149,17 @@ codes! {
         "The result, journal or rollback index could not be saved in the recovery state directory.",
         "Free up space on the state partition and try again.";
     ResumeNeedsPackage = 9056, "INTERRUPTED_UPDATE_NEEDS_SAME_PACKAGE",
-        "An in-place update was interrupted part-way: some partitions hold new data and some old, and the package needed to finish it is not available (the card was removed, or a different package was offered).",
+        "An in-place update (or the shared, in-place partitions of an A/B update) was interrupted part-way: some partitions hold new data and some old, and the package needed to finish it is not available (the card was removed, or a different package was offered).",
         "Insert the card with the same update package that was being installed (named in the message) and start the update again; it resumes where it stopped. Do not reboot the device before it finishes.";
+    TargetProtected = 9057, "TARGET_IS_PROTECTED",
+        "A partition the update would write is, through a link or a second name, the same device or file as a partition of the running slot, the slot control (misc) or the recovery state; nothing was written.",
+        "The device profile or its /dev/block/by-name links are wrong: each target must be a device of its own. Do not retry; reflash the recovery image from the vendor's factory image or have the device serviced.";
+    RollbackIndexNotSaved = 9058, "ROLLBACK_INDEX_NOT_SAVED",
+        "The new version IS installed and active, but its anti-rollback index could not be saved, so older packages are not yet refused (a downgrade is still possible).",
+        "Make the state partition writable (free up space on it), then install the same package again: it only saves the index. Until then, do not install older packages.";
+    InstallInProgress = 9059, "INSTALL_IN_PROGRESS",
+        "Another install is running on this device (the recovery state directory is locked); nothing was changed.",
+        "Wait for the other install to finish and check its result before starting another one.";
     ProfileInvalid = 9060, "DEVICE_PROFILE_INVALID",
         "The device profile in the recovery image is missing or invalid.",
         "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
@@ -452,6 +461,22 @@ pub enum Error {
         manifest_sha256: String,
         reason: String,
     },
+    #[error("refusing to write {partition} to {path}: it is {same_as}")]
+    TargetProtected {
+        partition: String,
+        path: PathBuf,
+        /// What the target resolves to, e.g. "the same block device as boot of the active slot a (/dev/block/by-name/boot_a)".
+        same_as: String,
+    },
+    #[error("version {version} is installed and active, but rollback index {index} was not saved to {path}: {reason}; older packages are not refused until it is")]
+    RollbackIndexNotSaved {
+        version: String,
+        index: u64,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("another install is running on this device ({path} is locked)")]
+    InstallInProgress { path: PathBuf },
     #[error("device profile {path}: {reason}")]
     Profile { path: PathBuf, reason: String },
     #[error("wipe data is not configured on this device ({product}): no data partition to erase")]
@@ -519,6 +544,9 @@ impl HasCode for Error {
             Error::SlotState { .. } => Code::SlotStateInvalid,
             Error::StateWrite { .. } => Code::StateWriteFailed,
             Error::ResumeNeedsPackage { .. } => Code::ResumeNeedsPackage,
+            Error::TargetProtected { .. } => Code::TargetProtected,
+            Error::RollbackIndexNotSaved { .. } => Code::RollbackIndexNotSaved,
+            Error::InstallInProgress { .. } => Code::InstallInProgress,
             Error::Profile { .. } => Code::ProfileInvalid,
             Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
             Error::PackSpec { .. } => Code::PackSpecInvalid,

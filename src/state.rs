@@ -54,6 +54,22 @@ pub fn store_rollback_index(path: &Path, index: u64) -> Result<(), Error> {
     atomic_write(path, format!("{index}\n").as_bytes()).map_err(|e| state_err(path, e))
 }
 
+/// Checks, before anything is written, that [`store_rollback_index`] will be able to save
+/// `index` (nothing to save when it is not higher than the stored one): the directory exists or
+/// can be made, and the file can be replaced (see [`crate::util::probe_atomic_write`]). Fails
+/// with [`Error::StateWrite`] (9055).
+pub fn check_rollback_index_storable(path: &Path, index: u64) -> Result<(), Error> {
+    let current = read_rollback_index(path).unwrap_or(0);
+    if index <= current && path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
+    }
+    crate::util::probe_atomic_write(path, format!("{index}\n").as_bytes())
+        .map_err(|e| state_err(path, e))
+}
+
 pub fn installed_version(state_dir: &Path) -> Option<String> {
     let bytes = read_bounded(&state_dir.join(VERSION_FILE), 256).ok()?;
     let v = String::from_utf8_lossy(&bytes).trim().to_string();

@@ -101,6 +101,35 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
 /// over the target, fsync the directory. After a power cut the file holds either the old or the
 /// new content, never a mix.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    let (dir, tmp) = temp_path(path)?;
+    write_synced(&tmp, data)?;
+    fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
+/// Checks that [`atomic_write`] of `data` to `path` can succeed, changing nothing: the same
+/// temporary file is written with the same bytes and fsynced, then removed, so a full or
+/// read-only filesystem fails here with the error the real write would get. A directory in
+/// the target's place (which the rename could not replace) is refused too.
+pub fn probe_atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "a directory is in the file's place",
+        ));
+    }
+    let (_, tmp) = temp_path(path)?;
+    let written = write_synced(&tmp, data);
+    // The temporary name is ours: remove it whether or not the write worked.
+    let removed = match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    written.and(removed)
+}
+
+/// The directory of `path` and the temporary file [`atomic_write`] uses beside it.
+fn temp_path(path: &Path) -> io::Result<(&Path, std::path::PathBuf)> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
@@ -108,18 +137,17 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    sync_dir(dir)
+    Ok((dir, dir.join(tmp_name)))
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
 }
 
 /// fsyncs a directory so a rename or create in it survives a power cut.
@@ -243,6 +271,23 @@ mod tests {
         let mut s = String::new();
         f.read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello");
+    }
+
+    #[test]
+    fn probe_changes_nothing_and_reports_what_would_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index");
+        probe_atomic_write(&p, b"3\n").unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left");
+        // ENOSPC: the temporary file is a link to /dev/full.
+        std::os::unix::fs::symlink("/dev/full", dir.path().join(".index.tmp")).unwrap();
+        let e = probe_atomic_write(&p, b"3\n").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        fs::create_dir(&p).unwrap();
+        assert!(
+            probe_atomic_write(&p, b"3\n").is_err(),
+            "a directory in its place"
+        );
     }
 
     #[test]

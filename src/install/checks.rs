@@ -22,6 +22,10 @@ pub struct Target {
     pub bytes: u64,
     /// For copies: the active slot's partition.
     pub copy_from: Option<std::path::PathBuf>,
+    /// Written in place: every partition of a single-slot device, and on an A/B device a
+    /// partition shared by both slots (its path has no `{slot}`, e.g. a modem). No second copy
+    /// exists, so the whole package is verified before its first write.
+    pub in_place: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +247,7 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             path,
             bytes: img.size,
             copy_from: None,
+            in_place: target.is_none() || !def.slotted(),
         });
     }
     // A/B: a slotted partition the package does not carry is copied from the active slot, so the
@@ -277,9 +282,15 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
                 path: to,
                 bytes: src,
                 copy_from: Some(from),
+                in_place: false,
             });
         }
     }
+    // The write order of a mixed A/B install (docs/SLOTS.md): the inactive slot first, shared
+    // partitions last, right before the switch, so the device runs old software with new
+    // shared partitions for as short a time as possible. Stable: package order within each.
+    targets.sort_by_key(|t| t.in_place);
+    super::protect::check_targets(&targets, device, active)?;
     Ok(Layout {
         mode: profile.slots.mode,
         active,
@@ -289,6 +300,12 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
 }
 
 impl Layout {
+    /// Whether some partition is written in place, so the whole package must be verified
+    /// before the first write.
+    pub fn writes_in_place(&self) -> bool {
+        self.targets.iter().any(|t| t.in_place && t.image.is_some())
+    }
+
     pub fn planned(&self) -> Vec<PlannedImage> {
         self.targets
             .iter()

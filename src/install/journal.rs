@@ -8,7 +8,7 @@
 //! { "format": 1, "manifest_sha256": "…", "package": "/sdcard/update.zip", "version": "1.1.0",
 //!   "mode": "single", "target_slot": null, "stage": "writing",
 //!   "images": [ { "partition": "boot", "path": "…/boot", "chunk_size": 65536,
-//!                 "chunks": 5, "chunks_done": 3, "started": true } ] }
+//!                 "chunks": 5, "chunks_done": 3, "started": true, "in_place": false } ] }
 //! ```
 //!
 //! `chunks_done` is only raised after the partition was flushed (fsync) past those chunks, so
@@ -17,9 +17,16 @@
 //! before it is skipped; a chunk that differs is written again.
 //!
 //! `started` marks a partition whose writing began (some bytes may be new even when no chunk
-//! is counted yet). Stages: `writing` (images in progress), `flushed` (every image written,
-//! flushed and verified; the slot switch may or may not have happened). The journal is removed once the install is
-//! recorded as a success.
+//! is counted yet). `in_place` marks a partition shared by both slots of an A/B device (its path
+//! has no `{slot}`), written in place; on a single-slot device every partition is in place
+//! whatever the flag says (journals written before the flag existed lack it). Stages: `writing`
+//! (images in progress), `flushed` (every image written, flushed and verified; the slot switch
+//! may or may not have happened), `installed` (switched and recorded, only the rollback index
+//! could not be saved: 9058). The journal is removed once the install is recorded as a success.
+//!
+//! While a partition written in place was touched and the install is not complete (see
+//! [`Journal::mixed`]) the device holds a mix of old and new software; the journal is then never
+//! thrown away for another package unless that package rewrites every such partition.
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +67,9 @@ pub enum Stage {
     /// Every image was written, flushed and verified; only the slot switch and the bookkeeping
     /// (rollback index, installed version) may be missing.
     Flushed,
+    /// Switched (A/B) and recorded, data wiped if asked; only saving the rollback index failed
+    /// (9058). Running the same package again only saves it.
+    Installed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +84,9 @@ pub struct ImageProgress {
     /// Writing to this partition began: some of its bytes may already be new.
     #[serde(default)]
     pub started: bool,
+    /// A/B: a partition shared by both slots, written in place.
+    #[serde(default)]
+    pub in_place: bool,
 }
 
 impl ImageProgress {
@@ -122,12 +135,28 @@ impl Journal {
         self.manifest_sha256 == hex::encode(manifest_sha256)
     }
 
-    /// In place, once any partition was touched the device holds a mix of old and new data
-    /// until the same install completes.
-    pub fn half_written_in_place(&self) -> bool {
-        self.mode == SlotMode::Single
-            && self.stage == Stage::Writing
-            && self.images.iter().any(ImageProgress::touched)
+    /// Partitions written in place that writing began on.
+    pub fn touched_in_place(&self) -> Vec<&str> {
+        self.images
+            .iter()
+            .filter(|i| (self.mode == SlotMode::Single || i.in_place) && i.touched())
+            .map(|i| i.partition.as_str())
+            .collect()
+    }
+
+    /// Whether the device holds a mix of old and new software that only finishing an install
+    /// repairs: a partition written in place was touched, and the install is not complete. In
+    /// place that lasts until every image is written; on an A/B device with shared partitions,
+    /// until the new slot is active (`active` is the slot active now; `None` when unknown),
+    /// because until then the old slot boots with new shared partitions.
+    pub fn mixed(&self, active: Option<Slot>) -> bool {
+        if self.touched_in_place().is_empty() {
+            return false;
+        }
+        match self.mode {
+            SlotMode::Single => self.stage == Stage::Writing,
+            SlotMode::Ab => active.is_none() || !self.targets(active),
+        }
     }
 
     /// Whether this journal's target slot is `slot`.
@@ -215,6 +244,7 @@ mod tests {
                 chunks: 5,
                 chunks_done: 0,
                 started: false,
+                in_place: false,
             }],
         )
     }
@@ -226,16 +256,43 @@ mod tests {
         let mut j = sample();
         store(dir.path(), &j).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(j.clone()));
-        assert!(!j.half_written_in_place());
+        assert!(!j.mixed(None));
         j.image_mut("boot").unwrap().chunks_done = 3;
         store(dir.path(), &j).unwrap();
         let back = load(dir.path()).unwrap().unwrap();
-        assert!(back.half_written_in_place());
+        assert!(back.mixed(None));
         assert!(back.is_for(&[7u8; 32]));
         assert!(!back.is_for(&[8u8; 32]));
         remove(dir.path()).unwrap();
         assert_eq!(load(dir.path()).unwrap(), None);
         remove(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn shared_partition_touched_on_ab_is_mixed_until_the_switch() {
+        let mut j = sample();
+        j.mode = SlotMode::Ab;
+        j.target_slot = Some("b".into());
+        j.images.push(ImageProgress {
+            partition: "modem".into(),
+            path: "/dev/block/modem".into(),
+            chunk_size: 4096,
+            chunks: 4,
+            chunks_done: 0,
+            started: false,
+            in_place: true,
+        });
+        j.image_mut("boot").unwrap().chunks_done = 5;
+        assert!(
+            !j.mixed(Some(Slot::A)),
+            "only the inactive slot was written"
+        );
+        j.image_mut("modem").unwrap().started = true;
+        assert_eq!(j.touched_in_place(), ["modem"]);
+        j.stage = Stage::Flushed;
+        assert!(j.mixed(Some(Slot::A)), "old slot active, new modem");
+        assert!(j.mixed(None), "slot unknown: assume the worst");
+        assert!(!j.mixed(Some(Slot::B)), "switched: consistent");
     }
 
     #[test]

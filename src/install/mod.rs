@@ -3,16 +3,22 @@
 //!
 //! Safety rules, enforced here:
 //! - no byte reaches a partition unless its chunk hash matched the signed manifest;
-//! - in place (single slot), every chunk of every image is verified before the first write;
+//! - before a partition is written in place (single slot, or a partition both A/B slots share),
+//!   every chunk of every image is verified;
 //! - A/B, only the inactive slot is written; it is marked unbootable before the first write and
 //!   marked active only after every image was written and flushed;
-//! - the rollback index advances only after success.
+//! - the rollback index advances only after success, and it is known to be storable before the
+//!   first write;
+//! - one install at a time: the state directory is locked for the whole run ([`lock`]).
 
 pub mod checks;
 pub mod events;
 pub mod journal;
+pub mod lock;
 pub mod log;
+pub mod protect;
 pub mod stream;
+mod write;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -165,11 +171,19 @@ fn check_in(run: &mut Run<'_>, path: &Path, device: &dyn Device) -> Result<Check
     );
     run.phase(Phase::Checks);
     let layout = checks::run(&pkg, device, run.sink)?;
-    let image_bytes: u64 = layout.targets.iter().map(|t| t.bytes).sum();
-    let total_bytes = match layout.mode {
-        SlotMode::Single => 2 * image_bytes,
-        SlotMode::Ab => image_bytes,
+    // Every target is written once; a plan that writes in place reads every image once more
+    // first (the verification pass).
+    let write_bytes: u64 = layout.targets.iter().map(|t| t.bytes).sum();
+    let verify_bytes: u64 = match layout.writes_in_place() {
+        true => layout
+            .targets
+            .iter()
+            .filter(|t| t.image.is_some())
+            .map(|t| t.bytes)
+            .sum(),
+        false => 0,
     };
+    let total_bytes = write_bytes + verify_bytes;
     let plan = PlanSummary {
         from_version: device.current_version(),
         to_version: m.version.clone(),
@@ -236,6 +250,26 @@ fn cancelled(opts: &Options) -> bool {
         .is_some_and(|c| c.load(Ordering::SeqCst))
 }
 
+/// Progress of the verify and write passes, shared by every image.
+struct Counters<'c> {
+    total: u64,
+    done: u64,
+    bytes_written: &'c mut u64,
+}
+
+impl Counters<'_> {
+    fn progress(&mut self, run: &mut Run<'_>, phase: Phase, partition: &str, image: (u64, u64)) {
+        run.sink.event(&Event::Progress {
+            phase,
+            partition: partition.to_string(),
+            image_done: image.0,
+            image_total: image.1,
+            done: self.done,
+            total: self.total,
+        });
+    }
+}
+
 fn install_in(
     run: &mut Run<'_>,
     checked: &Checked,
@@ -245,9 +279,12 @@ fn install_in(
 ) -> Result<Vec<String>, Error> {
     let pkg = &checked.package;
     let layout = &checked.layout;
-    let total = checked.plan.total_bytes;
-    let mut done = 0u64;
     let state_dir = device.profile().state_dir.clone();
+    let mut count = Counters {
+        total: checked.plan.total_bytes,
+        done: 0,
+        bytes_written,
+    };
 
     if cancelled(opts) {
         return Err(Error::Cancelled);
@@ -255,34 +292,19 @@ fn install_in(
     let prior = match resume_decision(run, checked, device)? {
         Resume::Fresh => None,
         Resume::Continue(j) => Some(j),
-        Resume::OnlyBookkeeping => return finish(run, pkg, device, &state_dir),
+        Resume::OnlyBookkeeping { wipe } => return finish(run, pkg, device, &state_dir, wipe),
     };
-    // In place, nothing may be written before the whole package is known to be intact: the
-    // device has no second copy to fall back to.
-    if layout.mode == SlotMode::Single {
-        run.phase(Phase::Verify);
-        for t in &layout.targets {
-            let Some(i) = t.image else { continue };
-            let img = &pkg.images[i];
-            let mut image_done = 0;
-            stream::stream_image(pkg, img, |_, bytes| {
-                if cancelled(opts) {
-                    return Err(Error::Cancelled);
-                }
-                image_done += bytes.len() as u64;
-                done += bytes.len() as u64;
-                run.sink.event(&Event::Progress {
-                    phase: Phase::Verify,
-                    partition: img.partition.clone(),
-                    image_done,
-                    image_total: img.size,
-                    done,
-                    total,
-                });
-                Ok(())
-            })?;
-        }
-        run.log("every chunk of every image verified; writing in place");
+    // The rollback index is saved last, after the switch, when failing is too late to undo
+    // anything: make sure now, before anything changes, that it can be saved.
+    state::check_rollback_index_storable(
+        &device.profile().rollback_index_file,
+        pkg.manifest.rollback_index,
+    )?;
+    // A partition written in place has no second copy to fall back to: nothing may be written
+    // before the whole package is known to be intact.
+    if layout.writes_in_place() {
+        verify_pass(run, pkg, layout, opts, &mut count)?;
+        run.log("every chunk of every image verified; writing");
     }
     if cancelled(opts) {
         return Err(Error::Cancelled);
@@ -305,158 +327,18 @@ fn install_in(
             "slot {target} marked unbootable while it is written"
         ));
     }
+    // In layout order: the inactive slot's partitions, then the shared ones (docs/SLOTS.md).
     let mut opened: Vec<(String, Box<dyn BlockDevice>)> = Vec::new();
     for t in &layout.targets {
-        let part = device.open_partition(&t.path, true)?;
-        let mut image_done = 0u64;
-        if let Some(j) = journal.image_mut(&t.partition) {
-            if !j.started {
-                j.started = true;
-                journal::store(&state_dir, &journal)?;
-            }
-        }
-        match (t.image, &t.copy_from) {
-            (Some(i), _) => {
-                let img = &pkg.images[i];
-                // Chunks a previous attempt flushed; each is read back and compared with its
-                // signed hash before it is skipped.
-                let resume_from = prior
-                    .as_ref()
-                    .and_then(|j| j.image(&t.partition))
-                    .filter(|p| p.chunk_size == img.chunk_size)
-                    .map_or(0, |p| p.chunks_done);
-                if resume_from > 0 {
-                    run.log(format!(
-                        "resuming {}: checking the {} chunk(s) already written",
-                        img.partition, resume_from
-                    ));
-                } else {
-                    run.log(format!(
-                        "writing {} ({}) to {}",
-                        img.partition,
-                        crate::util::human_bytes(img.size),
-                        t.path.display()
-                    ));
-                }
-                let interval = journal::checkpoint_interval(img.size, img.chunk_size);
-                let mut since_checkpoint = 0u64;
-                let mut readback = Vec::new();
-                let mut kept = 0u64;
-                let part_ref: &dyn BlockDevice = &*part;
-                let flush_err = |source| Error::Flush {
-                    partition: img.partition.clone(),
-                    source,
-                };
-                // Checkpoints flush on a helper thread while writing goes on, so the stream
-                // never waits for the flash; a flush started after chunk k was written makes
-                // chunks ..=k durable when it returns, and only then is k recorded.
-                std::thread::scope(|scope| -> Result<(), Error> {
-                    type Flushing<'s> =
-                        (u64, std::thread::ScopedJoinHandle<'s, std::io::Result<()>>);
-                    let mut flushing: Option<Flushing<'_>> = None;
-                    let settle = |f: Flushing<'_>, journal: &mut journal::Journal| {
-                        let (upto, handle) = f;
-                        handle
-                            .join()
-                            .map_err(|_| Error::Internal {
-                                reason: "flush thread panicked".into(),
-                            })?
-                            .map_err(flush_err)?;
-                        if let Some(j) = journal.image_mut(&t.partition) {
-                            j.chunks_done = upto;
-                        }
-                        journal::store(&state_dir, journal)
-                    };
-                    stream::stream_image(pkg, img, |offset, bytes| {
-                        let index = offset / img.chunk_size;
-                        let write_err = |source| Error::Write {
-                            partition: img.partition.clone(),
-                            offset,
-                            source,
-                        };
-                        let already = index < resume_from
-                            && chunk_on_flash(
-                                part_ref,
-                                img,
-                                index,
-                                offset,
-                                bytes.len(),
-                                &mut readback,
-                            )
-                            .map_err(write_err)?;
-                        if already {
-                            kept += 1;
-                        } else {
-                            part_ref.write_all_at(bytes, offset).map_err(write_err)?;
-                            *bytes_written += bytes.len() as u64;
-                            since_checkpoint += bytes.len() as u64;
-                        }
-                        if since_checkpoint >= interval {
-                            // Durable first, then recorded: the journal never counts a chunk
-                            // that a power cut could still lose.
-                            if let Some(f) = flushing.take() {
-                                settle(f, &mut journal)?;
-                            }
-                            flushing = Some((index + 1, scope.spawn(move || part_ref.flush())));
-                            since_checkpoint = 0;
-                        }
-                        image_done += bytes.len() as u64;
-                        done += bytes.len() as u64;
-                        run.sink.event(&Event::Progress {
-                            phase: Phase::Write,
-                            partition: img.partition.clone(),
-                            image_done,
-                            image_total: img.size,
-                            done,
-                            total,
-                        });
-                        Ok(())
-                    })
-                    .and_then(|()| match flushing.take() {
-                        Some(f) => settle(f, &mut journal),
-                        None => Ok(()),
-                    })
-                    // On an error, a flush still running is joined by the scope.
-                })?;
-                if kept > 0 {
-                    run.log(format!(
-                        "{}: {kept} chunk(s) already on flash and matching their signed hashes were kept",
-                        img.partition
-                    ));
-                }
-            }
-            (None, Some(from)) => {
-                run.log(format!(
-                    "copying {} from the active slot ({}): not in the package",
-                    t.partition,
-                    from.display()
-                ));
-                let src = device.open_partition(from, false)?;
-                copy_partition(&*src, &*part, t, &mut |n| {
-                    *bytes_written += n;
-                    image_done += n;
-                    done += n;
-                    run.sink.event(&Event::Progress {
-                        phase: Phase::Write,
-                        partition: t.partition.clone(),
-                        image_done,
-                        image_total: t.bytes,
-                        done,
-                        total,
-                    });
-                })?;
-            }
-            (None, None) => {}
-        }
-        // The image is complete: make it durable, then record it.
-        part.flush().map_err(|source| Error::Flush {
-            partition: t.partition.clone(),
-            source,
-        })?;
-        if let Some(j) = journal.image_mut(&t.partition) {
-            j.chunks_done = j.chunks;
-        }
-        journal::store(&state_dir, &journal)?;
+        let part = write_target(
+            run,
+            device,
+            pkg,
+            t,
+            prior.as_ref(),
+            &mut journal,
+            &mut count,
+        )?;
         opened.push((t.partition.clone(), part));
     }
 
@@ -476,31 +358,116 @@ fn install_in(
         sc.set_active(target)?;
         run.log(format!("slot {target} is now active (6 boot tries)"));
     }
-    finish(run, pkg, device, &state_dir)
+    finish(run, pkg, device, &state_dir, true)
+}
+
+/// Writes (or copies) one target, flushes it and records it in the journal; returns the open
+/// partition for the final flush.
+fn write_target(
+    run: &mut Run<'_>,
+    device: &dyn Device,
+    pkg: &Package,
+    t: &checks::Target,
+    prior: Option<&journal::Journal>,
+    journal: &mut journal::Journal,
+    count: &mut Counters<'_>,
+) -> Result<Box<dyn BlockDevice>, Error> {
+    let state_dir = &device.profile().state_dir;
+    let part = device.open_partition(&t.path, true)?;
+    if let Some(j) = journal.image_mut(&t.partition) {
+        if !j.started {
+            j.started = true;
+            journal::store(state_dir, journal)?;
+        }
+    }
+    match (t.image, &t.copy_from) {
+        (Some(i), _) => {
+            let img = &pkg.images[i];
+            // Chunks a previous attempt flushed; each is read back and compared with its
+            // signed hash before it is skipped.
+            let resume_from = prior
+                .and_then(|j| j.image(&t.partition))
+                .filter(|p| p.chunk_size == img.chunk_size)
+                .map_or(0, |p| p.chunks_done);
+            let w = write::ImageWrite {
+                pkg,
+                img,
+                path: &t.path,
+                part: &*part,
+                resume_from,
+                state_dir,
+            };
+            write::write_image(run, &w, journal, count)?;
+        }
+        (None, Some(from)) => write::copy_target(run, device, t, from, &*part, count)?,
+        (None, None) => {}
+    }
+    // The image is complete: make it durable, then record it.
+    part.flush().map_err(|source| Error::Flush {
+        partition: t.partition.clone(),
+        source,
+    })?;
+    if let Some(j) = journal.image_mut(&t.partition) {
+        j.chunks_done = j.chunks;
+    }
+    journal::store(state_dir, journal)?;
+    Ok(part)
+}
+
+/// Reads every image once and checks every chunk against its signed hash, writing nothing:
+/// the pass that must succeed before a partition is written in place.
+fn verify_pass(
+    run: &mut Run<'_>,
+    pkg: &Package,
+    layout: &Layout,
+    opts: &Options,
+    count: &mut Counters<'_>,
+) -> Result<(), Error> {
+    run.phase(Phase::Verify);
+    for t in &layout.targets {
+        let Some(i) = t.image else { continue };
+        let img = &pkg.images[i];
+        let mut image_done = 0;
+        stream::stream_image(pkg, img, |_, bytes| {
+            if cancelled(opts) {
+                return Err(Error::Cancelled);
+            }
+            image_done += bytes.len() as u64;
+            count.done += bytes.len() as u64;
+            count.progress(run, Phase::Verify, &img.partition, (image_done, img.size));
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 /// After every image is durable (and, A/B, the new slot is active): raise the rollback index,
-/// record the version, and drop the journal.
+/// record the version, wipe data if the package asks (`wipe`: not done yet), and drop the
+/// journal. When the index cannot be saved the install is not a plain success (9058): the
+/// journal stays, at stage `installed`, so running the same package again only saves it.
 fn finish(
     run: &mut Run<'_>,
     pkg: &Package,
     device: &dyn Device,
     state_dir: &Path,
+    wipe: bool,
 ) -> Result<Vec<String>, Error> {
     let mut warnings = Vec::new();
     let profile = device.profile();
-    if let Err(e) =
-        state::store_rollback_index(&profile.rollback_index_file, pkg.manifest.rollback_index)
-    {
-        warnings.push(format!("rollback index not saved: {e}"));
-    }
+    let index = pkg.manifest.rollback_index;
+    let index_saved = state::store_rollback_index(&profile.rollback_index_file, index);
     if let Err(e) = state::store_installed_version(&profile.state_dir, &pkg.manifest.version) {
         warnings.push(format!("installed version not saved: {e}"));
     }
-    if let Err(e) = journal::remove(state_dir) {
-        warnings.push(format!("install journal not removed: {e}"));
+    match &index_saved {
+        Ok(()) => {
+            if let Err(e) = journal::remove(state_dir) {
+                warnings.push(format!("install journal not removed: {e}"));
+            }
+        }
+        Err(_) => keep_for_index(run, state_dir),
     }
-    if pkg.manifest.wipe_data {
+    if wipe && pkg.manifest.wipe_data {
         if profile.wipe.is_empty() {
             warnings.push(
                 "the package asks for a data wipe; this device profile names no data partition to wipe"
@@ -518,7 +485,34 @@ fn finish(
     for w in &warnings {
         run.log(format!("warning: {w}"));
     }
+    index_saved.map_err(|e| Error::RollbackIndexNotSaved {
+        version: pkg.manifest.version.clone(),
+        index,
+        path: profile.rollback_index_file.clone(),
+        reason: match e {
+            Error::StateWrite { source, .. } => source.to_string(),
+            other => other.to_string(),
+        },
+    })?;
     Ok(warnings)
+}
+
+/// The rollback index could not be saved: mark the journal `installed` so the next run of the
+/// same package only saves the index (no rewrite, no second wipe).
+fn keep_for_index(run: &mut Run<'_>, state_dir: &Path) {
+    let saved = match journal::load(state_dir) {
+        Ok(Some(mut j)) => {
+            j.stage = journal::Stage::Installed;
+            journal::store(state_dir, &j).map_err(|e| e.to_string())
+        }
+        Ok(None) => Err("no journal".into()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = saved {
+        run.log(format!(
+            "warning: could not mark the journal for saving the rollback index later: {e}"
+        ));
+    }
 }
 
 /// What to do about a journal left by an earlier attempt.
@@ -528,9 +522,9 @@ enum Resume {
     /// Same package, same target: skip chunks the journal counts as flushed once they read back
     /// with their signed hashes.
     Continue(journal::Journal),
-    /// Same package, A/B: every image was flushed and the new slot is already active; only the
-    /// rollback index, the version and the journal removal are missing.
-    OnlyBookkeeping,
+    /// Same package: every image was flushed and (A/B) the new slot is already active; only the
+    /// bookkeeping is missing. `wipe`: the data wipe the package asks for was not done yet.
+    OnlyBookkeeping { wipe: bool },
 }
 
 fn resume_decision(
@@ -554,18 +548,24 @@ fn resume_decision(
         }
     };
     if j.is_for(&pkg.manifest_sha256) {
-        if layout.mode == SlotMode::Ab
-            && j.mode == SlotMode::Ab
-            && j.stage == journal::Stage::Flushed
-            && j.targets(layout.active)
-            && slot_images_intact(device, pkg, &j)
-        {
+        let switched = match layout.mode {
+            SlotMode::Ab => j.targets(layout.active),
+            SlotMode::Single => true,
+        };
+        let complete = j.stage == journal::Stage::Installed
+            || (layout.mode == SlotMode::Ab && j.stage == journal::Stage::Flushed);
+        if j.mode == layout.mode && complete && switched && slot_images_intact(device, pkg, &j) {
             run.log(format!(
-                "resuming an interrupted update: version {} was written to slot {} and it is active; finishing",
+                "resuming an interrupted update: version {} is written{}; finishing",
                 j.version,
-                j.target_slot.as_deref().unwrap_or("?")
+                j.target_slot
+                    .as_deref()
+                    .map(|s| format!(" to slot {s} and it is active"))
+                    .unwrap_or_default()
             ));
-            return Ok(Resume::OnlyBookkeeping);
+            return Ok(Resume::OnlyBookkeeping {
+                wipe: j.stage != journal::Stage::Installed,
+            });
         }
         if j.mode == layout.mode && j.targets(layout.target) {
             let done: u64 = j.images.iter().map(|i| i.chunks_done).sum();
@@ -582,15 +582,11 @@ fn resume_decision(
         ));
         return Ok(Resume::Fresh);
     }
-    if j.half_written_in_place() {
-        // The device holds a mix of old data and package X. Another package may only finish the
-        // job if it rewrites every partition X touched.
-        let touched: Vec<&str> = j
-            .images
-            .iter()
-            .filter(|i| i.touched())
-            .map(|i| i.partition.as_str())
-            .collect();
+    if j.mixed(layout.active) {
+        // The device holds a mix of old data and package X: partitions written in place were
+        // touched and X did not complete. Another package may only finish the job if it
+        // rewrites every such partition (on A/B, it also writes the same inactive slot whole).
+        let touched = j.touched_in_place();
         let missing: Vec<&str> = touched
             .iter()
             .copied()
@@ -615,7 +611,7 @@ fn resume_decision(
             });
         }
         run.log(format!(
-            "an interrupted in-place update of a different package (version {}) left {} part-written; this package rewrites all of them",
+            "an interrupted update of a different package (version {}) left {} part-written in place; this package rewrites all of them",
             j.version,
             touched.join(", ")
         ));
@@ -670,6 +666,7 @@ fn new_journal(
                     .filter(|b| b.chunk_size == chunk_size && t.image.is_some())
                     .map_or(0, |b| b.chunks_done.min(chunks)),
                 started: before.is_some_and(journal::ImageProgress::touched),
+                in_place: t.in_place,
             }
         })
         .collect();
@@ -681,25 +678,6 @@ fn new_journal(
         layout.target,
         images,
     )
-}
-
-/// Whether chunk `index` is already on the partition: read back and hashed against the signed
-/// chunk hash (the journal alone is not trusted).
-fn chunk_on_flash(
-    part: &dyn BlockDevice,
-    img: &package::Image,
-    index: u64,
-    offset: u64,
-    len: usize,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<bool> {
-    let Some(expected) = usize::try_from(index).ok().and_then(|i| img.chunks.get(i)) else {
-        return Ok(false);
-    };
-    buf.resize(len, 0);
-    part.read_exact_at(buf, offset)?;
-    let calculated: [u8; 32] = Sha256::digest(&buf[..]).into();
-    Ok(&calculated == expected)
 }
 
 /// For the journal's A/B target slot: every package image reads back with its signed chunk
@@ -715,7 +693,8 @@ fn slot_images_intact(device: &dyn Device, pkg: &Package, j: &journal::Journal) 
         };
         (0..img.chunks.len() as u64).all(|i| {
             let len = img.chunk_len(i as usize) as usize;
-            chunk_on_flash(&*part, img, i, i * img.chunk_size, len, &mut buf).unwrap_or(false)
+            write::chunk_on_flash(&*part, img, i, i * img.chunk_size, len, &mut buf)
+                .unwrap_or(false)
         })
     })
 }
@@ -726,11 +705,18 @@ fn package_gone(run: &mut Run<'_>, device: &dyn Device, e: Error) -> Error {
     let Ok(Some(j)) = journal::load(&device.profile().state_dir) else {
         return e;
     };
-    if !j.half_written_in_place() {
+    // Unknown slot state counts as not switched: the safe assumption.
+    let active = device
+        .slot_control()
+        .ok()
+        .flatten()
+        .and_then(|sc| sc.state().ok())
+        .map(|st| st.active);
+    if !j.mixed(active) {
         return e;
     }
     run.log(format!(
-        "an in-place update of version {} from {} was interrupted part-way; the device needs that package to finish",
+        "an update of version {} from {} was interrupted part-way with partitions written in place; the device needs that package to finish",
         j.version, j.package
     ));
     match e {
@@ -746,64 +732,6 @@ fn package_gone(run: &mut Run<'_>, device: &dyn Device, e: Error) -> Error {
     }
 }
 
-/// Copies an untouched slotted partition from the active slot, then reads the copy back and
-/// compares hashes: the new slot must be complete and exact.
-fn copy_partition(
-    src: &dyn BlockDevice,
-    dst: &dyn BlockDevice,
-    t: &checks::Target,
-    progress: &mut dyn FnMut(u64),
-) -> Result<(), Error> {
-    const BUF: u64 = 1 << 20;
-    let name = &t.partition;
-    let read_err = |source: std::io::Error| Error::PartitionOpen {
-        path: t.copy_from.clone().unwrap_or_default(),
-        source,
-    };
-    let mut buf = vec![0u8; BUF as usize];
-    let mut src_hash = Sha256::new();
-    let mut off = 0;
-    while off < t.bytes {
-        let n = BUF.min(t.bytes - off) as usize;
-        src.read_exact_at(&mut buf[..n], off).map_err(read_err)?;
-        src_hash.update(&buf[..n]);
-        dst.write_all_at(&buf[..n], off)
-            .map_err(|source| Error::Write {
-                partition: name.clone(),
-                offset: off,
-                source,
-            })?;
-        off += n as u64;
-        progress(n as u64);
-    }
-    dst.flush().map_err(|source| Error::Flush {
-        partition: name.clone(),
-        source,
-    })?;
-    let mut dst_hash = Sha256::new();
-    off = 0;
-    while off < t.bytes {
-        let n = BUF.min(t.bytes - off) as usize;
-        dst.read_exact_at(&mut buf[..n], off)
-            .map_err(|source| Error::Write {
-                partition: name.clone(),
-                offset: off,
-                source,
-            })?;
-        dst_hash.update(&buf[..n]);
-        off += n as u64;
-    }
-    let (a, b): ([u8; 32], [u8; 32]) = (src_hash.finalize().into(), dst_hash.finalize().into());
-    if a != b {
-        return Err(Error::ImageHashMismatch {
-            partition: name.clone(),
-            expected: hex::encode(a),
-            calculated: hex::encode(b),
-        });
-    }
-    Ok(())
-}
-
 /// Installs a checked package. Prefer [`apply`], which also records the result.
 pub fn install(
     checked: &Checked,
@@ -811,6 +739,7 @@ pub fn install(
     sink: &mut dyn Sink,
     opts: &Options,
 ) -> Result<Installed, Error> {
+    let _lock = lock::acquire(&device.profile().state_dir)?;
     let mut run = Run::new(sink);
     let mut bytes_written = 0;
     let warnings = install_in(&mut run, checked, device, opts, &mut bytes_written)?;
@@ -830,6 +759,12 @@ pub fn apply(
 ) -> InstallRecord {
     let started = crate::util::unix_now();
     let t0 = Instant::now();
+    // Held until the record is saved. A second install is refused before it reads anything,
+    // and it saves no record or log: the state directory belongs to the running install.
+    let _lock = match lock::acquire(&device.profile().state_dir) {
+        Ok(l) => l,
+        Err(e) => return not_started(path, device, sink, &e, started),
+    };
     let mut logger = log::LogSink::new();
     let mut tee = events::Tee(vec![sink, &mut logger]);
     let mut run = Run::new(&mut tee);
@@ -891,4 +826,38 @@ pub fn apply(
             .push(format!("last_install.json not saved: {e}"));
     }
     record
+}
+
+/// The record of an install that could not start (another one holds the lock): reported to the
+/// sink, and saved nowhere.
+fn not_started(
+    path: &Path,
+    device: &dyn Device,
+    sink: &mut dyn Sink,
+    e: &Error,
+    started: u64,
+) -> InstallRecord {
+    let info = e.code().info();
+    sink.event(&Event::Log {
+        message: format!("FAILED: {}: {e}", e.code()),
+    });
+    let now = crate::util::rfc3339(crate::util::unix_now());
+    InstallRecord {
+        package: path.display().to_string(),
+        manifest_sha256: None,
+        from_version: device.current_version(),
+        to_version: None,
+        target_slot: None,
+        result: "failure".into(),
+        code: info.number,
+        name: info.name.into(),
+        message: e.to_string(),
+        fix: info.fix.into(),
+        started_at: crate::util::rfc3339(started),
+        finished_at: now,
+        duration_ms: 0,
+        bytes_written: 0,
+        timings: Vec::new(),
+        warnings: Vec::new(),
+    }
 }

@@ -1,0 +1,173 @@
+//! Target identity: a path the plan writes must not be, under another name, something that
+//! must never be written.
+//!
+//! Paths lie: `boot_b.img -> boot_a.img`, `/dev/block/by-name/*` entries are symlinks, a hard
+//! link gives a file a second name, and two device nodes can name one block device. So every
+//! target is resolved to what the kernel sees (`stat`, following links): a block or character
+//! device by its type and device number (`st_rdev`), anything else by filesystem and inode
+//! (`st_dev`, `st_ino`). It is refused (9057) when it is the same as
+//! - a partition of the active slot (the slot the device boots; the running system's);
+//! - the slot control: misc, or a U-Boot environment copy;
+//! - the recovery state: the state directory, a file in it, the rollback index file, or the
+//!   block device holding the filesystem of either (a target whose `st_rdev` is their
+//!   `st_dev`).
+//!
+//! The check runs in the plan phase, before the first write.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::device::{partition_path, Device, Slot};
+use crate::install::checks::Target;
+use crate::Error;
+
+/// What a path resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// A block device node: the device it names (`st_rdev`).
+    Block(u64),
+    /// A character device node (its numbers are a separate space from block devices').
+    Char(u64),
+    /// A regular file or directory: filesystem and inode.
+    Inode { dev: u64, ino: u64 },
+}
+
+impl Identity {
+    pub fn of(path: &Path) -> std::io::Result<Identity> {
+        let m = std::fs::metadata(path)?;
+        let ft = m.file_type();
+        Ok(if ft.is_block_device() {
+            Identity::Block(m.rdev())
+        } else if ft.is_char_device() {
+            Identity::Char(m.rdev())
+        } else {
+            Identity::Inode {
+                dev: m.dev(),
+                ino: m.ino(),
+            }
+        })
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Identity::Block(_) | Identity::Char(_) => "the same device as",
+            Identity::Inode { .. } => "the same file as",
+        }
+    }
+}
+
+/// Something that must not be written, and how to name it in the error.
+struct Protected {
+    id: Identity,
+    what: String,
+}
+
+/// Refuses the plan when a target resolves to a protected device or file (9057).
+pub fn check_targets(
+    targets: &[Target],
+    device: &dyn Device,
+    active: Option<Slot>,
+) -> Result<(), Error> {
+    let protected = protected(device, active);
+    for t in targets {
+        let id = Identity::of(&t.path).map_err(|source| Error::PartitionOpen {
+            path: t.path.clone(),
+            source,
+        })?;
+        if let Some(p) = protected.iter().find(|p| p.id == id) {
+            return Err(Error::TargetProtected {
+                partition: t.partition.clone(),
+                path: t.path.clone(),
+                same_as: format!("{} {}", id.kind(), p.what),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
+    let profile = device.profile();
+    let mut out = Vec::new();
+    // Paths that do not exist protect nothing (a new device has no rollback index file yet).
+    let mut add = |path: &Path, what: String| {
+        if let Ok(id) = Identity::of(path) {
+            out.push(Protected { id, what });
+        }
+    };
+    if let Some(a) = active {
+        for def in profile.partitions.iter().filter(|d| d.slotted()) {
+            let p = partition_path(def, Some(a));
+            add(
+                &p,
+                format!("{} of the active slot {a} ({})", def.name, p.display()),
+            );
+        }
+    }
+    if let Some(misc) = &profile.slots.misc {
+        add(misc, format!("the slot control misc ({})", misc.display()));
+    }
+    if let Some(u) = &profile.slots.uboot_env {
+        if let Ok(store) = crate::device::uboot_env::EnvStore::from_config(&u.config) {
+            for loc in store.locations {
+                add(
+                    &loc.device,
+                    format!("the U-Boot environment ({})", loc.device.display()),
+                );
+            }
+        }
+    }
+    let state_dir = &profile.state_dir;
+    add(
+        state_dir,
+        format!("the recovery state directory ({})", state_dir.display()),
+    );
+    let mut state_files: Vec<PathBuf> = std::fs::read_dir(state_dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    state_files.push(profile.rollback_index_file.clone());
+    for f in &state_files {
+        add(f, format!("the recovery state file {}", f.display()));
+    }
+    // The block device under the state's filesystem: writing it would destroy the rollback
+    // index and the journal as surely as writing the files.
+    let index_dir = profile.rollback_index_file.parent().map(Path::to_path_buf);
+    for dir in std::iter::once(state_dir.clone()).chain(index_dir) {
+        if let Ok(m) = std::fs::metadata(&dir) {
+            out.push(Protected {
+                id: Identity::Block(m.dev()),
+                what: format!(
+                    "the device holding the recovery state's filesystem ({})",
+                    dir.display()
+                ),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_to_the_same_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        let sym = dir.path().join("sym");
+        std::os::unix::fs::symlink(&a, &sym).unwrap();
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&a, &hard).unwrap();
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"x").unwrap();
+        let id = Identity::of(&a).unwrap();
+        assert_eq!(Identity::of(&sym).unwrap(), id);
+        assert_eq!(Identity::of(&hard).unwrap(), id);
+        assert_ne!(Identity::of(&other).unwrap(), id);
+        // Two nodes of one device are one device.
+        assert_eq!(
+            Identity::of(Path::new("/dev/null")).unwrap(),
+            Identity::Char(std::fs::metadata("/dev/null").unwrap().rdev())
+        );
+    }
+}
