@@ -167,7 +167,8 @@ enum Command {
         #[arg(long)]
         cmdline: Option<String>,
     },
-    /// Wipe data / factory reset: erase the profile's [[wipe]] partitions (and nothing else).
+    /// Wipe data / factory reset: erase the profile's `role = "data"` [[wipe]] partitions (and
+    /// nothing else); 9065 when it lists none.
     Wipe {
         #[arg(long)]
         device: PathBuf,
@@ -504,13 +505,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(Code::UsageError.exit_status()));
             }
             let device = ProfileDevice::load(&device)?;
-            if device.profile().wipe.is_empty() {
-                anyhow::bail!(Error::Profile {
-                    path: device.profile().path.clone(),
-                    reason: "no [[wipe]] partition listed".into(),
-                });
-            }
-            for w in device.wipe_data()? {
+            for w in device.wipe(recovery_updater::device::WipeRole::Data)? {
                 println!("{w}");
             }
             Ok(ExitCode::SUCCESS)

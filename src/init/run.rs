@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{decide, final_action, parse_cmdline, OtaCommand, Plan, MAX_COMMAND_LEN};
 use crate::device::power::PowerAction;
-use crate::device::{discovery, storage, Device, ProfileDevice};
+use crate::device::{discovery, storage, wipe, Device, Profile, ProfileDevice, WipeRole};
 use crate::error::HasCode;
 use crate::install::{self, events::Sink, Options};
 use crate::state::{self, InstallRecord};
@@ -167,49 +167,17 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     let mut warnings: Vec<String> = Vec::new();
     let mut discovered = discovery::Discovered::default();
     if opts.system {
-        match super::modules::load(
-            &profile
-                .init
-                .module_dir
-                .clone()
-                .unwrap_or_else(super::modules::default_dir),
-            &profile.init.modules,
-        ) {
-            Ok(loaded) if !loaded.is_empty() => {
-                say(&format!("loaded modules: {}", loaded.join(" ")))
-            }
-            Ok(_) => {}
-            Err(e) => {
-                show_error(&e);
-                warnings.push(e.to_string());
-            }
+        if let Err(e) = setup_system(&profile, &mut warnings) {
+            // Going on would mean guessing which partition is the state, misc or a slot.
+            show_error(&e);
+            return Outcome {
+                plan: Plan::Menu,
+                success: false,
+                record: None,
+                action: cmdline.on_failure.unwrap_or(profile.init.on_failure),
+                code: e.code().number(),
+            };
         }
-        // 1.5 s without change: usb-storage waits 1 s (its delay_use) after the stick is
-        // enumerated before its disk appears.
-        let devs = super::settle_block_devices(
-            Path::new("/sys/class/block"),
-            std::time::Duration::from_secs(8),
-            std::time::Duration::from_millis(1500),
-        );
-        say(&format!("block devices: {}", devs.join(" ")));
-        if let Some(c) = &profile.init.console {
-            if let Err(e) = super::open_console(c) {
-                show_error(&e);
-            }
-        }
-        if profile.init.by_name_links {
-            let made = super::make_by_name_links(Path::new("/sys/class/block"), Path::new("/dev"));
-            if !made.is_empty() {
-                say(&format!("/dev/block/by-name: {}", made.join(", ")));
-            }
-        }
-        for m in &profile.init.mounts {
-            if let Err(e) = super::mount_rw(m) {
-                show_error(&e);
-                warnings.push(e.to_string());
-            }
-        }
-        let _ = std::fs::create_dir_all(&profile.init.run_dir);
     }
 
     let command_path = profile.command_file();
@@ -221,25 +189,9 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     let plan = decide(command_text.as_deref(), profile.init.mode, &cmdline);
     say(&format!("plan: {}", describe(&plan)));
 
-    if opts.system && matches!(plan, Plan::Headless) {
-        discovered = discovery::discover_and_mount(
-            Path::new("/sys/class/block"),
-            Path::new("/dev"),
-            &profile.init.internal_disks,
-            &profile.init.run_dir.join("storage"),
-        );
-        for m in &discovered.mounted {
-            say(&format!(
-                "mounted {} ({}) at {}",
-                m.device.display(),
-                m.fstype.kernel_name(),
-                m.target.display()
-            ));
-        }
-        for e in &discovered.failures {
-            show_error(e);
-            warnings.push(format!("{} ({})", e, e.code()));
-        }
+    // Cards are searched in headless mode and offered on the recovery screen.
+    if opts.system && matches!(plan, Plan::Headless | Plan::Menu) {
+        discover_cards(&profile, &mut discovered, &mut warnings);
     }
 
     let mut code = 0;
@@ -257,7 +209,17 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
             };
             (false, Some(record_failure(&device, "", &e)))
         }
-        Plan::Headless => headless(&device, &discovered.roots()),
+        Plan::Headless => {
+            let mut look = || {
+                if opts.system {
+                    discover_cards(&profile, &mut discovered, &mut warnings);
+                }
+                let mut roots = profile.storage.clone();
+                roots.extend(discovered.roots());
+                roots
+            };
+            headless(&device, &mut look)
+        }
         Plan::Menu => {
             let viewport = super::viewport(profile.init.viewport.as_deref(), &cmdline);
             chosen = menu(&device, &discovered.roots(), viewport);
@@ -310,15 +272,105 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     }
 }
 
+/// PID 1's set-up once the profile is loaded: modules, a settled block device list, the
+/// console, the by-name links, the profile's mounts. Problems that leave the recovery usable are
+/// added to `warnings`; an error is returned when going on would be unsafe (a by-name name that
+/// two internal partitions carry, 9061, or links with no internal disk to take them from).
+fn setup_system(profile: &Profile, warnings: &mut Vec<String>) -> Result<(), Error> {
+    match super::modules::load(
+        &profile
+            .init
+            .module_dir
+            .clone()
+            .unwrap_or_else(super::modules::default_dir),
+        &profile.init.modules,
+    ) {
+        Ok(loaded) if !loaded.is_empty() => say(&format!("loaded modules: {}", loaded.join(" "))),
+        Ok(_) => {}
+        Err(e) => {
+            show_error(&e);
+            warnings.push(e.to_string());
+        }
+    }
+    // 1.5 s without change: usb-storage waits 1 s (its delay_use) after the stick is
+    // enumerated before its disk appears.
+    let devs = super::settle_block_devices(
+        Path::new("/sys/class/block"),
+        std::time::Duration::from_secs(8),
+        std::time::Duration::from_millis(1500),
+    );
+    say(&format!("block devices: {}", devs.join(" ")));
+    if let Some(c) = &profile.init.console {
+        if let Err(e) = super::open_console(c) {
+            show_error(&e);
+        }
+    }
+    if profile.init.by_name_links {
+        if profile.init.internal_disks.is_empty() {
+            return Err(Error::Profile {
+                path: profile.path.clone(),
+                reason: "[init] by_name_links needs internal_disks: only the device's own disks \
+                         may provide /dev/block/by-name names"
+                    .into(),
+            });
+        }
+        let made = super::make_by_name_links(
+            Path::new("/sys/class/block"),
+            Path::new("/dev"),
+            &profile.init.internal_disks,
+        )?;
+        if !made.is_empty() {
+            say(&format!("/dev/block/by-name: {}", made.join(", ")));
+        }
+    }
+    for m in &profile.init.mounts {
+        if let Err(e) = super::mount_rw(m) {
+            show_error(&e);
+            warnings.push(e.to_string());
+        }
+    }
+    let _ = std::fs::create_dir_all(&profile.init.run_dir);
+    Ok(())
+}
+
+/// Mounts the removable devices not mounted yet (read-only, under `<run_dir>/storage`). A device
+/// that failed is not tried again, so each failure is reported once.
+fn discover_cards(
+    profile: &Profile,
+    discovered: &mut discovery::Discovered,
+    warnings: &mut Vec<String>,
+) {
+    let new = discovery::discover_and_mount(
+        Path::new("/sys/class/block"),
+        Path::new("/dev"),
+        &profile.init.internal_disks,
+        &profile.init.run_dir.join("storage"),
+        discovered,
+    );
+    for m in &discovered.mounted[new.mounted..] {
+        say(&format!(
+            "mounted {} ({}) at {}",
+            m.device.display(),
+            m.fstype.kernel_name(),
+            m.target.display()
+        ));
+    }
+    for e in &discovered.failures[new.failures..] {
+        show_error(e);
+        warnings.push(format!("{} ({})", e, e.code()));
+    }
+}
+
 fn describe(plan: &Plan) -> String {
     match plan {
         Plan::Command(c) => format!(
-            "OTA command: {}{}",
+            "OTA command: {}{}{}",
             c.update_package
                 .as_ref()
                 .map(|p| format!("install {}", p.display()))
                 .unwrap_or_default(),
-            if c.wipe_data { " wipe data" } else { "" }
+            if c.wipe_data { " wipe data" } else { "" },
+            if c.wipe_cache { " wipe cache" } else { "" }
         ),
         Plan::BadCommand(e) => format!("invalid OTA command ({e})"),
         Plan::Headless => "headless install of the first valid package found".into(),
@@ -330,35 +382,133 @@ fn run_command(
     c: &OtaCommand,
     device: &ProfileDevice,
 ) -> (bool, Option<InstallRecord>, Option<crate::Code>) {
+    let roles: Vec<WipeRole> = [
+        (c.wipe_data, WipeRole::Data),
+        (c.wipe_cache, WipeRole::Cache),
+    ]
+    .into_iter()
+    .filter_map(|(asked, role)| asked.then_some(role))
+    .collect();
+    // A wipe the profile cannot do is refused before anything is installed or erased: the
+    // command is done exactly as asked or not at all.
+    for role in &roles {
+        if let Err(e) = wipe::targets(device.profile(), *role) {
+            let pkg = c.update_package.as_ref().map(|p| p.display().to_string());
+            return (
+                false,
+                Some(record_failure(device, &pkg.unwrap_or_default(), &e)),
+                Some(e.code()),
+            );
+        }
+    }
     let mut record = None;
-    let mut ok = true;
-    let mut code = None;
     if let Some(p) = &c.update_package {
         let r = apply_one(p, device);
-        ok = r.success();
+        if !r.success() {
+            return (false, Some(r), None);
+        }
         record = Some(r);
     }
-    if c.wipe_data && ok {
-        match device.wipe_data() {
+    for role in roles {
+        match device.wipe(role) {
             Ok(w) => w.iter().for_each(|w| say(&w.to_string())),
             Err(e) => {
+                // After an install the new version is already active: the record says both.
+                let e = match &record {
+                    Some(r) => Error::InstalledWipeFailed {
+                        version: r.to_version.clone().unwrap_or_default(),
+                        slot: match r.target_slot.as_deref() {
+                            Some("a") => Some(crate::device::Slot::A),
+                            Some("b") => Some(crate::device::Slot::B),
+                            _ => None,
+                        },
+                        source: Box::new(e),
+                    },
+                    None => e,
+                };
                 show_error(&e);
-                ok = false;
-                code = Some(e.code());
+                let pkg = c.update_package.as_ref().map(|p| p.display().to_string());
+                let mut failed = failure_record(&pkg.unwrap_or_default(), &e, device);
+                if let Some(r) = &record {
+                    failed.manifest_sha256 = r.manifest_sha256.clone();
+                    failed.from_version = r.from_version.clone();
+                    failed.to_version = r.to_version.clone();
+                    failed.target_slot = r.target_slot.clone();
+                    failed.bytes_written = r.bytes_written;
+                    failed.started_at = r.started_at.clone();
+                    failed.warnings = r.warnings.clone();
+                }
+                if let Err(w) = state::write_last_install(&device.profile().state_dir, &failed) {
+                    say(&format!("warning: {w}"));
+                }
+                return (false, Some(failed), Some(e.code()));
             }
         }
     }
-    (ok, record, code)
+    (true, record, None)
+}
+
+/// Seconds since the kernel booted (/proc/uptime), `None` when unreadable.
+fn uptime() -> Option<std::time::Duration> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
+    std::time::Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Calls `find` until it returns something or the boot clock (`now`) reaches `deadline`,
+/// sleeping `pause` between calls. `find` runs at least once.
+pub fn wait_for_packages(
+    find: &mut dyn FnMut() -> Vec<storage::Found>,
+    deadline: std::time::Duration,
+    pause: std::time::Duration,
+    now: &mut dyn FnMut() -> Option<std::time::Duration>,
+    sleep: &mut dyn FnMut(std::time::Duration),
+) -> Vec<storage::Found> {
+    let mut announced = false;
+    loop {
+        let found = find();
+        if !found.is_empty() {
+            return found;
+        }
+        match now() {
+            Some(t) if t < deadline => {
+                if !announced {
+                    say(&format!(
+                        "no package yet; looking again until {} s after boot",
+                        deadline.as_secs()
+                    ));
+                    announced = true;
+                }
+                sleep(pause);
+            }
+            _ => return found,
+        }
+    }
 }
 
 /// Installs the first valid package found in the profile's storage folders and the mounted
-/// cards. Each candidate is tried in order until one installs; last_install.json holds the last
-/// attempt.
-fn headless(device: &ProfileDevice, card_roots: &[PathBuf]) -> (bool, Option<InstallRecord>) {
+/// cards (`look` mounts cards that appeared since and returns every root to search). While
+/// nothing is found, it looks again until `[init] storage_wait_secs` after boot. Candidates are
+/// tried in scan order (each root's own files first) until one installs. When all fail,
+/// last_install.json keeps the FIRST failure: it is the package at the place the user was told
+/// to use (the card's root), where later ones are stray copies in sub-folders; every attempt is
+/// on the console, in the record's warnings, and in the rotated logs (last_log.N).
+fn headless(
+    device: &ProfileDevice,
+    look: &mut dyn FnMut() -> Vec<PathBuf>,
+) -> (bool, Option<InstallRecord>) {
     let p = device.profile();
-    let mut roots = p.storage.clone();
-    roots.extend(card_roots.iter().cloned());
-    let found = storage::scan_folders(&roots, &p.package_names);
+    let mut roots = Vec::new();
+    let found = wait_for_packages(
+        &mut || {
+            roots = look();
+            storage::scan_folders(&roots, &p.package_names)
+        },
+        std::time::Duration::from_secs(p.init.storage_wait_secs),
+        std::time::Duration::from_secs(1),
+        &mut uptime,
+        &mut std::thread::sleep,
+    );
     if found.is_empty() {
         let e = Error::NoPackage {
             looked_for: p.package_names.join(", "),
@@ -370,15 +520,38 @@ fn headless(device: &ProfileDevice, card_roots: &[PathBuf]) -> (bool, Option<Ins
         };
         return (false, Some(record_failure(device, "", &e)));
     }
-    let mut last = None;
+    let mut first: Option<InstallRecord> = None;
+    let mut attempts = Vec::new();
     for f in &found {
         say(&format!("found {} ({} bytes)", f.path.display(), f.size));
         let r = apply_one(&f.path, device);
-        let ok = r.success();
-        last = Some(r);
-        if ok {
-            return (true, last);
+        if r.success() {
+            return (true, Some(r));
+        }
+        attempts.push(format!(
+            "{}: error {} {}: {}",
+            f.path.display(),
+            r.code,
+            r.name,
+            r.message
+        ));
+        first.get_or_insert(r);
+    }
+    let Some(mut r) = first else {
+        return (false, None);
+    };
+    if attempts.len() > 1 {
+        say(&format!(
+            "no package installed; keeping the first failure ({} {}) of {}",
+            r.code,
+            r.name,
+            attempts.len()
+        ));
+        r.warnings
+            .extend(attempts.iter().map(|a| format!("tried {a}")));
+        if let Err(w) = state::write_last_install(&p.state_dir, &r) {
+            say(&format!("warning: {w}"));
         }
     }
-    (false, last)
+    (false, Some(r))
 }

@@ -221,7 +221,7 @@ fn install_in(
     let prior = match resume_decision(run, checked, device)? {
         Resume::Fresh => None,
         Resume::Continue(j) => Some(j),
-        Resume::OnlyBookkeeping => return finish(run, pkg, device, &state_dir),
+        Resume::OnlyBookkeeping => return finish(run, pkg, device, &state_dir, layout.target),
     };
     // In place, nothing may be written before the whole package is known to be intact: the
     // device has no second copy to fall back to.
@@ -442,7 +442,7 @@ fn install_in(
         sc.set_active(target)?;
         run.log(format!("slot {target} is now active (6 boot tries)"));
     }
-    finish(run, pkg, device, &state_dir)
+    finish(run, pkg, device, &state_dir, layout.target)
 }
 
 /// After every image is durable (and, A/B, the new slot is active): raise the rollback index,
@@ -452,6 +452,7 @@ fn finish(
     pkg: &Package,
     device: &dyn Device,
     state_dir: &Path,
+    target: Option<crate::device::Slot>,
 ) -> Result<Vec<String>, Error> {
     let mut warnings = Vec::new();
     let profile = device.profile();
@@ -467,17 +468,21 @@ fn finish(
         warnings.push(format!("install journal not removed: {e}"));
     }
     if pkg.manifest.wipe_data {
-        if profile.wipe.is_empty() {
-            warnings.push(
+        // After the slot switch: a failed wipe leaves the new version installed (and, A/B,
+        // active), so it gets its own code saying both; the user can wipe again from the menu.
+        run.log("wiping data as the package asks");
+        match device.wipe(crate::device::WipeRole::Data) {
+            Ok(wiped) => wiped.iter().for_each(|w| run.log(w.to_string())),
+            Err(Error::WipeNotConfigured { .. }) => warnings.push(
                 "the package asks for a data wipe; this device profile names no data partition to wipe"
                     .into(),
-            );
-        } else {
-            // After the slot switch: a failed wipe leaves the new version installed, and the
-            // user can wipe again from the menu.
-            run.log("wiping data as the package asks");
-            for w in device.wipe_data()? {
-                run.log(w.to_string());
+            ),
+            Err(e) => {
+                return Err(Error::InstalledWipeFailed {
+                    version: pkg.manifest.version.clone(),
+                    slot: target,
+                    source: Box::new(e),
+                })
             }
         }
     }

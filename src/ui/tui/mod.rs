@@ -137,15 +137,11 @@ pub fn scan(device: &dyn Device) -> Vec<PackageInfo> {
         .collect()
 }
 
-/// Wipe data / factory reset: erases the profile's `[[wipe]]` partitions through the device
-/// layer. A profile that names none gets WIPE_NOT_CONFIGURED and nothing is touched.
+/// Wipe data / factory reset: erases the profile's data-role `[[wipe]]` partitions through the
+/// device layer's one wipe policy. A profile that names none gets WIPE_NOT_CONFIGURED and nothing
+/// is touched.
 pub fn wipe_data(device: &dyn Device) -> Result<(), Error> {
-    if device.profile().wipe.is_empty() {
-        return Err(Error::WipeNotConfigured {
-            product: device.profile().product.clone(),
-        });
-    }
-    device.wipe_data().map(drop)
+    device.wipe(crate::device::WipeRole::Data).map(drop)
 }
 
 /// Runs the recovery screen until the user picks a power action (or Ctrl-C outside an

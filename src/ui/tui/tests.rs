@@ -554,6 +554,7 @@ fn snapshot_wipe_needs_two_confirmations_and_reports_its_code() {
     assert_eq!(key(&mut a, Key::Enter, 0.8), vec![Effect::Wipe]);
     let e = Error::WipeNotConfigured {
         product: "demo-phone".into(),
+        role: crate::device::WipeRole::Data,
     };
     a.update(
         Msg::Wiped(Err(Failure {
