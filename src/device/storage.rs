@@ -14,6 +14,17 @@ pub const MAX_DEPTH: usize = 3;
 /// cannot stall the scan. The root itself is checked by name before this bound applies.
 pub const MAX_ENTRIES: usize = 20_000;
 
+/// More folders to search, asked before every scan: the recovery init's finder mounts cards and
+/// sticks that appeared since boot and returns the mount points of every card it mounted.
+#[derive(Clone)]
+pub struct Finder(pub std::sync::Arc<dyn Fn() -> Vec<PathBuf> + Send + Sync>);
+
+impl std::fmt::Debug for Finder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Finder")
+    }
+}
+
 /// A candidate package file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {

@@ -2,6 +2,7 @@
 //! decisions come from the pure functions beside it.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{decide, final_action, parse_cmdline, OtaCommand, Plan, MAX_COMMAND_LEN};
 use crate::device::power::PowerAction;
@@ -119,8 +120,10 @@ fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
     r
 }
 
-/// The interactive menu: device, discovered card mount points, viewport (cols, rows).
-pub type MenuFn<'a> = dyn FnMut(&ProfileDevice, &[PathBuf], (u16, u16)) -> Option<PowerAction> + 'a;
+/// The interactive menu: device, the card finder (mount points of the cards, mounting any that
+/// appeared since it was last asked), viewport (cols, rows).
+pub type MenuFn<'a> =
+    dyn FnMut(&ProfileDevice, &storage::Finder, (u16, u16)) -> Option<PowerAction> + 'a;
 
 /// Runs the init sequence and returns what to do next; the caller performs the power action.
 /// `menu` runs the interactive menu over the profile's storage and the discovered cards, on a
@@ -222,7 +225,15 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
         }
         Plan::Menu => {
             let viewport = super::viewport(profile.init.viewport.as_deref(), &cmdline);
-            chosen = menu(&device, &discovered.roots(), viewport);
+            let cards = Arc::new(Mutex::new(std::mem::take(&mut discovered)));
+            let finder = card_finder(&profile, opts.system, cards.clone());
+            chosen = menu(&device, &finder, viewport);
+            drop(finder);
+            // Back here so the cards are unmounted below; a scan still running keeps its
+            // reference and unmounts them when it ends.
+            if let Ok(m) = Arc::try_unwrap(cards) {
+                discovered = m.into_inner().unwrap_or_else(|p| p.into_inner());
+            }
             (chosen.is_some(), None)
         }
     };
@@ -359,6 +370,31 @@ fn discover_cards(
         show_error(e);
         warnings.push(format!("{} ({})", e, e.code()));
     }
+}
+
+/// The recovery screen's card finder: at every scan it mounts the removable devices that
+/// appeared since (quietly: the screen owns the console) and returns every card's mount point.
+fn card_finder(
+    profile: &Profile,
+    system: bool,
+    cards: Arc<Mutex<discovery::Discovered>>,
+) -> storage::Finder {
+    let profile = profile.clone();
+    storage::Finder(Arc::new(move || {
+        let Ok(mut d) = cards.lock() else {
+            return Vec::new();
+        };
+        if system {
+            discovery::discover_and_mount(
+                Path::new("/sys/class/block"),
+                Path::new("/dev"),
+                &profile.init.internal_disks,
+                &profile.init.run_dir.join("storage"),
+                &mut d,
+            );
+        }
+        d.roots()
+    }))
 }
 
 fn describe(plan: &Plan) -> String {
@@ -554,4 +590,67 @@ fn headless(
         }
     }
     (false, Some(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    fn found(n: usize) -> Vec<storage::Found> {
+        (0..n)
+            .map(|i| storage::Found {
+                path: PathBuf::from(format!("/card/{i}/update.zip")),
+                size: 1,
+                root: PathBuf::from("/card"),
+            })
+            .collect()
+    }
+
+    /// The boot clock is injected: each sleep advances it.
+    #[test]
+    fn headless_looks_again_until_found_or_the_deadline() {
+        let clock = Cell::new(Duration::from_secs(5));
+        let calls = Cell::new(0);
+        let got = wait_for_packages(
+            &mut || {
+                calls.set(calls.get() + 1);
+                found(if calls.get() == 4 { 1 } else { 0 })
+            },
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            &mut || Some(clock.get()),
+            &mut |d| clock.set(clock.get() + d),
+        );
+        assert_eq!((got.len(), calls.get()), (1, 4), "found on the 4th look");
+
+        let clock = Cell::new(Duration::from_secs(5));
+        calls.set(0);
+        let got = wait_for_packages(
+            &mut || {
+                calls.set(calls.get() + 1);
+                found(0)
+            },
+            Duration::from_secs(8),
+            Duration::from_secs(1),
+            &mut || Some(clock.get()),
+            &mut |d| clock.set(clock.get() + d),
+        );
+        assert!(got.is_empty());
+        assert_eq!(calls.get(), 4, "5 s, 6 s, 7 s, then 8 s is the deadline");
+
+        calls.set(0);
+        wait_for_packages(
+            &mut || {
+                calls.set(calls.get() + 1);
+                found(0)
+            },
+            Duration::from_secs(8),
+            Duration::from_secs(1),
+            &mut || None,
+            &mut |_| panic!("no boot clock: no waiting"),
+        );
+        assert_eq!(calls.get(), 1);
+    }
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use ratatui::layout::Rect;
 
-use crate::device::storage::{scan_folders, Found};
+use crate::device::storage::{scan_folders, Finder, Found};
 use crate::device::Device;
 use crate::error::{Code, HasCode};
 use crate::install::events::{ChannelSink, Collect, Event};
@@ -52,6 +52,9 @@ pub struct Options {
     pub exit_after_first_frame: bool,
     /// Panic right after the first frame (tests the panic screen).
     pub test_panic: bool,
+    /// Folders to search besides the profile's `storage`, asked again at every scan (the
+    /// recovery init's cards, including sticks inserted while the screen is open).
+    pub find_storage: Option<Finder>,
 }
 
 /// How the screen ended.
@@ -125,10 +128,12 @@ pub fn inspect_package(device: &dyn Device, path: &Path, name: String, size: u64
     )
 }
 
-/// Scans the profile's storage folders and inspects every package found.
-pub fn scan(device: &dyn Device) -> Vec<PackageInfo> {
+/// Scans the profile's storage folders and `extra` ones, and inspects every package found.
+pub fn scan(device: &dyn Device, extra: &[PathBuf]) -> Vec<PackageInfo> {
     let p = device.profile();
-    scan_folders(&p.storage, &p.package_names)
+    let mut roots = p.storage.clone();
+    roots.extend(extra.iter().cloned());
+    scan_folders(&roots, &p.package_names)
         .into_iter()
         .map(|Found { path, size, root }| {
             let name = short_name(&path, &root);
@@ -235,7 +240,8 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
             .draw(|f| view::draw(f, &app))
             .map_err(|e| internal("drawing", e))?;
         for effect in effects {
-            if let Some(action) = perform(effect, &app, &device, &tx, &cancel) {
+            let find = opts.find_storage.as_ref();
+            if let Some(action) = perform(effect, &app, &device, &tx, &cancel, find) {
                 drop(terminal);
                 tty.restore();
                 return Ok(Outcome {
@@ -293,14 +299,16 @@ fn perform(
     device: &Arc<dyn Device>,
     tx: &Sender<Msg>,
     cancel: &Arc<AtomicBool>,
+    find_storage: Option<&Finder>,
 ) -> Option<PowerAction> {
     let state_dir = device.profile().state_dir.clone();
     match effect {
         Effect::Power(a) => return Some(a),
         Effect::Scan => {
-            let (device, tx) = (device.clone(), tx.clone());
+            let (device, tx, find) = (device.clone(), tx.clone(), find_storage.cloned());
             std::thread::spawn(move || {
-                let _ = tx.send(Msg::Scanned(scan(&*device)));
+                let extra = find.map(|f| (f.0)()).unwrap_or_default();
+                let _ = tx.send(Msg::Scanned(scan(&*device, &extra)));
             });
         }
         Effect::Check(path) => {
