@@ -180,7 +180,7 @@ mod big_folder_tests {
             fs::rename(d.path().join("u"), root.join("update.zip")).unwrap();
         }
         fs::write(big.join("update.zip"), b"in the camera folder").unwrap();
-        let found = scan_folders(&[root.clone()], &["update.zip".to_string()]);
+        let found = scan_folders(std::slice::from_ref(&root), &["update.zip".to_string()]);
         assert_eq!(
             found.first().map(|f| f.path.clone()),
             Some(root.join("update.zip")),

@@ -130,41 +130,9 @@ pub type MenuFn<'a> =
 /// screen of the given size, and returns the power action the user chose (`None` when the menu
 /// could not run).
 pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
-    let cmdline_text = match (&opts.cmdline, opts.system) {
-        (Some(c), _) => c.clone(),
-        (None, true) => std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
-        (None, false) => String::new(),
-    };
-    let mut cmdline = parse_cmdline(&cmdline_text);
-    if opts.system {
-        // Before the profile: /proc and /dev must exist to read anything else. The run
-        // directory is re-created from the profile below.
-        for e in super::mount_pseudo(Path::new("/run/recovery")) {
-            show_error(&e);
-        }
-        if cmdline.mode.is_none() && opts.cmdline.is_none() {
-            cmdline = parse_cmdline(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
-        }
-    }
-    for w in &cmdline.ignored {
-        say(&format!("ignoring kernel command line word {w:?}"));
-    }
-    let profile_path = cmdline
-        .profile
-        .clone()
-        .unwrap_or_else(|| opts.profile.clone());
-    let device = match ProfileDevice::load(&profile_path) {
-        Ok(d) => d,
-        Err(e) => {
-            show_error(&e);
-            return Outcome {
-                plan: Plan::Menu,
-                success: false,
-                record: None,
-                action: cmdline.on_failure.unwrap_or(PowerAction::Wait),
-                code: e.code().number(),
-            };
-        }
+    let (cmdline, device) = match start(opts) {
+        Ok(started) => started,
+        Err(outcome) => return *outcome,
     };
     let profile = device.profile().clone();
     let mut warnings: Vec<String> = Vec::new();
@@ -225,15 +193,7 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
         }
         Plan::Menu => {
             let viewport = super::viewport(profile.init.viewport.as_deref(), &cmdline);
-            let cards = Arc::new(Mutex::new(std::mem::take(&mut discovered)));
-            let finder = card_finder(&profile, opts.system, cards.clone());
-            chosen = menu(&device, &finder, viewport);
-            drop(finder);
-            // Back here so the cards are unmounted below; a scan still running keeps its
-            // reference and unmounts them when it ends.
-            if let Ok(m) = Arc::try_unwrap(cards) {
-                discovered = m.into_inner().unwrap_or_else(|p| p.into_inner());
-            }
+            chosen = run_menu(&device, opts.system, viewport, &mut discovered, menu);
             (chosen.is_some(), None)
         }
     };
@@ -264,10 +224,7 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     say(&format!(
         "{}; next: {}",
         if success { "done" } else { "failed" },
-        serde_json::to_value(action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        action_name(action)
     ));
     if let Some(r) = &record {
         if code == 0 {
@@ -370,6 +327,74 @@ fn discover_cards(
         show_error(e);
         warnings.push(format!("{} ({})", e, e.code()));
     }
+}
+
+/// The kernel command line and the profile (with the pseudo filesystems mounted first as PID 1).
+/// A profile that cannot be loaded ends the run: the returned outcome shows its code.
+fn start(opts: &InitOptions) -> Result<(super::Cmdline, ProfileDevice), Box<Outcome>> {
+    let cmdline_text = match (&opts.cmdline, opts.system) {
+        (Some(c), _) => c.clone(),
+        (None, true) => std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
+        (None, false) => String::new(),
+    };
+    let mut cmdline = parse_cmdline(&cmdline_text);
+    if opts.system {
+        // Before the profile: /proc and /dev must exist to read anything else. The run
+        // directory is re-created from the profile below.
+        for e in super::mount_pseudo(Path::new("/run/recovery")) {
+            show_error(&e);
+        }
+        if cmdline.mode.is_none() && opts.cmdline.is_none() {
+            cmdline = parse_cmdline(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
+        }
+    }
+    for w in &cmdline.ignored {
+        say(&format!("ignoring kernel command line word {w:?}"));
+    }
+    let profile_path = cmdline
+        .profile
+        .clone()
+        .unwrap_or_else(|| opts.profile.clone());
+    match ProfileDevice::load(&profile_path) {
+        Ok(d) => Ok((cmdline, d)),
+        Err(e) => {
+            show_error(&e);
+            Err(Box::new(Outcome {
+                plan: Plan::Menu,
+                success: false,
+                record: None,
+                action: cmdline.on_failure.unwrap_or(PowerAction::Wait),
+                code: e.code().number(),
+            }))
+        }
+    }
+}
+
+fn action_name(action: PowerAction) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Runs the recovery screen with a finder over the cards (mounting late ones); returns the
+/// power action picked. The cards come back into `discovered` to be unmounted by the caller.
+fn run_menu(
+    device: &ProfileDevice,
+    system: bool,
+    viewport: (u16, u16),
+    discovered: &mut discovery::Discovered,
+    menu: &mut MenuFn<'_>,
+) -> Option<PowerAction> {
+    let cards = Arc::new(Mutex::new(std::mem::take(discovered)));
+    let finder = card_finder(device.profile(), system, cards.clone());
+    let chosen = menu(device, &finder, viewport);
+    drop(finder);
+    // A scan still running keeps its reference and unmounts the cards when it ends.
+    if let Ok(m) = Arc::try_unwrap(cards) {
+        *discovered = m.into_inner().unwrap_or_else(|p| p.into_inner());
+    }
+    chosen
 }
 
 /// The recovery screen's card finder: at every scan it mounts the removable devices that
