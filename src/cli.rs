@@ -168,7 +168,8 @@ enum Command {
         #[arg(long)]
         cmdline: Option<String>,
     },
-    /// Wipe data / factory reset: erase the profile's [[wipe]] partitions (and nothing else).
+    /// Wipe data / factory reset: erase the profile's `role = "data"` [[wipe]] partitions (and
+    /// nothing else); 9065 when it lists none.
     Wipe {
         #[arg(long)]
         device: PathBuf,
@@ -224,22 +225,23 @@ fn pid1() -> ! {
 }
 
 /// The recovery init's interactive menu: the recovery screen on the profile's console (or the
-/// controlling terminal), over the profile's storage folders plus the cards found at boot.
+/// controlling terminal), over the profile's storage folders plus the cards (looked for again
+/// at every scan, so a stick inserted late is found).
 /// Returns the power action the user picked.
 fn recovery_menu(
     device: &ProfileDevice,
-    roots: &[PathBuf],
+    cards: &recovery_updater::device::storage::Finder,
     viewport: (u16, u16),
 ) -> Option<recovery_updater::device::power::PowerAction> {
     use recovery_updater::device::power::PowerAction as Power;
-    let mut profile = device.profile().clone();
-    profile.storage.extend(roots.iter().cloned());
+    let profile = device.profile().clone();
     let opts = tui::Options {
         tty: profile.init.console.clone(),
         size: Some(viewport),
         inputs: None,
         exit_after_first_frame: false,
         test_panic: false,
+        find_storage: Some(cards.clone()),
     };
     match tui::run(std::sync::Arc::new(ProfileDevice::new(profile)), &opts) {
         Ok(outcome) => Some(match outcome.action {
@@ -338,6 +340,7 @@ fn run_tui(device: &Path, args: &TuiArgs) -> anyhow::Result<ExitCode> {
         inputs: (!args.input.is_empty()).then(|| args.input.clone()),
         exit_after_first_frame: args.exit_after_first_frame,
         test_panic: args.test_panic,
+        find_storage: None,
     };
     let outcome = tui::run(std::sync::Arc::new(device), &opts)?;
     if args.exit_after_first_frame {
@@ -555,13 +558,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(Code::UsageError.exit_status()));
             }
             let device = ProfileDevice::load(&device)?;
-            if device.profile().wipe.is_empty() {
-                anyhow::bail!(Error::Profile {
-                    path: device.profile().path.clone(),
-                    reason: "no [[wipe]] partition listed".into(),
-                });
-            }
-            for w in device.wipe_data()? {
+            for w in device.wipe(recovery_updater::device::WipeRole::Data)? {
                 println!("{w}");
             }
             Ok(ExitCode::SUCCESS)

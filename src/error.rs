@@ -163,8 +163,11 @@ codes! {
     ProfileInvalid = 9060, "DEVICE_PROFILE_INVALID",
         "The device profile in the recovery image is missing or invalid.",
         "The recovery image is misconfigured: reflash recovery from the vendor's factory image.";
+    PartitionNameDuplicate = 9061, "PARTITION_NAME_DUPLICATE",
+        "Two partitions of the device's internal disks carry the same name, so /dev/block/by-name cannot say which one is meant; the recovery links neither and stops.",
+        "The recovery image or the partition table is misconfigured: list only the real internal disks in the profile's `[init] internal_disks`, or reflash the partition table from the vendor's factory image.";
     WipeNotConfigured = 9065, "WIPE_NOT_CONFIGURED",
-        "Wipe data / factory reset is not configured on this device: the recovery knows no data partition to erase.",
+        "Wipe data / factory reset (or wipe cache) is not configured on this device: the recovery knows no partition of the requested role (data or cache) to erase.",
         "Nothing was erased. Use the vendor's recovery image that supports factory reset, or reset from the system's settings.";
     PackSpecInvalid = 9070, "PACK_SPEC_INVALID",
         "The package spec given to `pack` is invalid, or an image it names cannot be read.",
@@ -196,6 +199,9 @@ codes! {
     PowerFailed = 9114, "REBOOT_FAILED",
         "Rebooting or powering off the device failed.",
         "Hold the power button to restart the device.";
+    InstalledWipeFailed = 9115, "UPDATE_INSTALLED_WIPE_FAILED",
+        "The update is installed (on A/B devices its slot is active and boots next), but wiping data afterwards failed: the new version starts with the old data.",
+        "Do not install the package again: wipe data from the recovery menu (Wipe data / factory reset); if it repeats, the flash is failing: contact service.";
 }
 
 impl Code {
@@ -479,8 +485,20 @@ pub enum Error {
     InstallInProgress { path: PathBuf },
     #[error("device profile {path}: {reason}")]
     Profile { path: PathBuf, reason: String },
-    #[error("wipe data is not configured on this device ({product}): no data partition to erase")]
-    WipeNotConfigured { product: String },
+    #[error("wipe {role} is not configured on this device ({product}): the profile lists no [[wipe]] partition with role = \"{role}\"")]
+    WipeNotConfigured {
+        product: String,
+        role: crate::device::profile::WipeRole,
+    },
+    #[error("internal partitions {devices:?} are all named {name:?}: /dev/block/by-name/{name} would be a guess")]
+    PartitionNameDuplicate { name: String, devices: Vec<String> },
+    #[error("version {version} is installed{} and active, but wiping data failed: {source}", .slot.map(|s| format!(" in slot {s}")).unwrap_or_default())]
+    InstalledWipeFailed {
+        version: String,
+        slot: Option<crate::device::Slot>,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("package spec: {reason}")]
     PackSpec { reason: String },
     #[error("key: {0}")]
@@ -549,6 +567,8 @@ impl HasCode for Error {
             Error::InstallInProgress { .. } => Code::InstallInProgress,
             Error::Profile { .. } => Code::ProfileInvalid,
             Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
+            Error::PartitionNameDuplicate { .. } => Code::PartitionNameDuplicate,
+            Error::InstalledWipeFailed { .. } => Code::InstalledWipeFailed,
             Error::PackSpec { .. } => Code::PackSpecInvalid,
             Error::Key(_) => Code::KeyInvalid,
             Error::Cancelled => Code::Cancelled,

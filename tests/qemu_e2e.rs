@@ -411,3 +411,93 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
         "the command runs once: {listing}"
     );
 }
+
+/// An SD card with a GPT whose partitions are named like the device's trusted ones: `card`
+/// (FAT, holding the package), `misc` (0xee), `state` (a FAT filesystem) and `boot_b` (0xbb).
+/// 64 MiB (an SD card's size must be a power of two). Returns the image path.
+fn gpt_card_with_trusted_names(dir: &Path) -> PathBuf {
+    let sd = dir.join("gpt-sd.img");
+    fs::File::create(&sd)
+        .unwrap()
+        .set_len(64 * MIB as u64)
+        .unwrap();
+    let basic = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7";
+    let linux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+    let script = format!(
+        "label: gpt\n\
+         start=2048, size=81920, type={basic}, name=card\n\
+         start=83968, size=2048, type={linux}, name=misc\n\
+         start=86016, size=16384, type={basic}, name=state\n\
+         start=102400, size=2048, type={linux}, name=boot_b\n"
+    );
+    let mut sf = Command::new("sfdisk")
+        .arg("--quiet")
+        .arg(&sd)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    sf.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(sf.wait().unwrap().success());
+    sh(Command::new("mkfs.vfat")
+        .args(["-n", "CARD", "--offset", "2048"])
+        .arg(&sd)
+        .arg((81920 / 2).to_string()));
+    sh(Command::new("mkfs.vfat")
+        .args(["-n", "STATE", "--offset", "86016"])
+        .arg(&sd)
+        .arg((16384 / 2).to_string()));
+    use std::os::unix::fs::FileExt;
+    let f = fs::OpenOptions::new().write(true).open(&sd).unwrap();
+    f.write_all_at(&filled(MIB, 0xee), 83968 * 512).unwrap();
+    f.write_all_at(&filled(MIB, 0xbb), 102400 * 512).unwrap();
+    sd
+}
+
+#[test]
+#[ignore = "boots qemu-system-x86_64 once (~30 s); run with --ignored like the test above"]
+fn qemu_card_named_misc_state_boot_b_cannot_take_over_by_name_links() {
+    let (_tmp, mut m, package, _key) = setup();
+    m.sd = gpt_card_with_trusted_names(&m.dir);
+    m.put_on_card(&package);
+    let card_before = fs::read(&m.sd).unwrap();
+    // mmcblk0p2 sorts before vde: the old init linked the card's partitions as misc, state and
+    // boot_b, mounted the card's state and wrote the update to the card.
+    let console = m.boot("gpt-card");
+    assert!(
+        console.contains("/dev/block/by-name:") && !console.contains("-> mmcblk"),
+        "no by-name link points at the card:\n{console}"
+    );
+    assert!(console.contains("recovery: done"), "{console}");
+    let rec = m.last_install();
+    assert_eq!(
+        rec["result"], "success",
+        "recorded on the internal state disk: {rec:#}\n{console}"
+    );
+    assert_eq!(rec["target_slot"], "b");
+    assert!(rec["package"]
+        .as_str()
+        .unwrap()
+        .ends_with("mmcblk0p1/update.zip"));
+    let boot = fs::read(m.dir.join("boot.img")).unwrap();
+    assert!(
+        m.disk("boot_b")[..boot.len()] == boot[..],
+        "the internal boot_b holds the new boot image"
+    );
+    let misc = m.disk("misc");
+    let off = boot_control::OFFSET as usize;
+    let raw: [u8; boot_control::SIZE] = misc[off..off + boot_control::SIZE].try_into().unwrap();
+    assert_eq!(
+        BootControl::decode(&raw).0.active(),
+        Slot::B,
+        "internal misc"
+    );
+    assert!(
+        fs::read(&m.sd).unwrap() == card_before,
+        "the card is unchanged (mounted read-only, never a target)"
+    );
+}

@@ -126,15 +126,17 @@ fn wipe_erases_only_the_listed_partitions() {
         .arg("--yes"));
     assert_eq!(
         exit_code(&out),
-        60,
-        "no [[wipe]] in the profile: {}",
+        65,
+        "no [[wipe]] in the profile: WIPE_NOT_CONFIGURED, {}",
         text(&out)
     );
 
     let profile = fs::read_to_string(&fx.device).unwrap();
     fs::write(
         &fx.device,
-        format!("{profile}\n[[wipe]]\nname = \"userdata\"\npath = \"userdata.img\"\n"),
+        format!(
+            "{profile}\n[[wipe]]\nname = \"userdata\"\npath = \"userdata.img\"\nrole = \"data\"\n"
+        ),
     )
     .unwrap();
     let before = fx.snapshot();
@@ -154,7 +156,9 @@ fn wipe_erases_only_the_listed_partitions() {
     // A wipe entry that names an update partition is refused when the profile loads.
     fs::write(
         &fx.device,
-        format!("{profile}\n[[wipe]]\nname = \"x\"\npath = \"parts/boot_a.img\"\n"),
+        format!(
+            "{profile}\n[[wipe]]\nname = \"x\"\npath = \"parts/boot_a.img\"\nrole = \"data\"\n"
+        ),
     )
     .unwrap();
     let out = run(bin()
@@ -174,7 +178,9 @@ fn package_wipe_flag_wipes_after_a_successful_install() {
     let profile = fs::read_to_string(&fx.device).unwrap();
     fs::write(
         &fx.device,
-        format!("{profile}\n[[wipe]]\nname = \"userdata\"\npath = \"userdata.img\"\n"),
+        format!(
+            "{profile}\n[[wipe]]\nname = \"userdata\"\npath = \"userdata.img\"\nrole = \"data\"\n"
+        ),
     )
     .unwrap();
     let pkg = fx.pack(&fx.spec_with("wipe_data = true"), &fx.key, "wipe.zip");

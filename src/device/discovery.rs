@@ -109,6 +109,28 @@ fn is_scsi_disk(name: &str) -> bool {
         .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// The kernel name of the disk that `name` (a disk or a partition) belongs to: a partition's
+/// sysfs directory sits inside its disk's directory (/sys/class/block/X is a symlink to
+/// /sys/devices/.../block/DISK/X).
+pub fn disk_of(sys_class_block: &Path, name: &str) -> String {
+    let entry = sys_class_block.join(name);
+    let disk_dir = if entry.join("partition").exists() {
+        entry.join("..")
+    } else {
+        entry
+    };
+    std::fs::canonicalize(&disk_dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// True when `name` is one of the profile's `internal_disks` or a partition of one.
+pub fn is_internal(sys_class_block: &Path, name: &str, internal: &[String]) -> bool {
+    let disk = disk_of(sys_class_block, name);
+    internal.iter().any(|i| *i == disk || i == name)
+}
+
 /// Lists SD cards and removable USB disks with their partitions from `sys_class_block`
 /// (normally /sys/class/block), device nodes under `dev`. `internal` names devices never to
 /// treat as removable (the device's own eMMC, e.g. `mmcblk0`), with their partitions.
@@ -125,17 +147,12 @@ pub fn enumerate(sys_class_block: &Path, dev: &Path, internal: &[String]) -> Vec
     for name in &names {
         let entry = sys_class_block.join(name);
         let partition = entry.join("partition").exists();
-        // A partition's sysfs directory sits inside its disk's directory.
         let disk_dir = if partition {
             entry.join("..")
         } else {
             entry.clone()
         };
-        let disk_name = std::fs::canonicalize(&disk_dir)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| name.clone());
-        if internal.iter().any(|i| *i == disk_name || i == name) {
+        if is_internal(sys_class_block, name, internal) {
             continue;
         }
         let removable = if is_mmc_card(name) {
@@ -225,6 +242,8 @@ pub struct Discovered {
     pub mounted: Vec<Mounted>,
     /// Devices that could not be used; the scan went on without them.
     pub failures: Vec<Error>,
+    /// Every device node tried, mounted or not: a later look skips them.
+    pub tried: Vec<PathBuf>,
 }
 
 impl Discovered {
@@ -233,19 +252,33 @@ impl Discovered {
     }
 }
 
-/// Finds removable devices and mounts each recognised filesystem read-only under `mount_root`.
-/// A device that cannot be read or mounted is recorded in `failures` and skipped.
+/// Where [`discover_and_mount`] started adding: its new entries are `mounted[mounted..]` and
+/// `failures[failures..]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    pub mounted: usize,
+    pub failures: usize,
+}
+
+/// Finds removable devices not tried before and mounts each recognised filesystem read-only
+/// under `mount_root`, adding to `d` (called again, it picks up a stick that appeared since). A
+/// device that cannot be read or mounted is recorded in `failures` and skipped.
 pub fn discover_and_mount(
     sys_class_block: &Path,
     dev: &Path,
     internal: &[String],
     mount_root: &Path,
-) -> Discovered {
-    let mut d = Discovered::default();
+    d: &mut Discovered,
+) -> Added {
+    let added = Added {
+        mounted: d.mounted.len(),
+        failures: d.failures.len(),
+    };
     for c in enumerate(sys_class_block, dev, internal) {
-        if c.has_partitions {
+        if c.has_partitions || d.tried.contains(&c.node) {
             continue;
         }
+        d.tried.push(c.node.clone());
         let fs = match detect_at(&c.node, 0) {
             Ok(Some(fs)) => fs,
             Ok(None) => {
@@ -270,7 +303,7 @@ pub fn discover_and_mount(
             Err(e) => d.failures.push(e),
         }
     }
-    d
+    added
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::Error;
 pub use boot_control::{BootControl, SlotMetadata};
-pub use profile::{BatterySource, Fact, PartitionDef, Profile, SlotMode};
+pub use profile::{BatterySource, Fact, PartitionDef, Profile, SlotMode, WipeRole};
 
 /// An A/B slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -110,9 +110,10 @@ pub trait Device: Send + Sync {
     fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error>;
     /// Slot control for A/B devices; `None` for single-slot devices.
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error>;
-    /// Wipe data / factory reset: erases the profile's `[[wipe]]` partitions, nothing else.
-    fn wipe_data(&self) -> Result<Vec<wipe::Wiped>, Error> {
-        wipe::wipe_all(&self.profile().wipe)
+    /// Wipe data / wipe cache: erases the profile's `[[wipe]]` partitions of `role`, nothing
+    /// else ([`wipe::wipe`], the one policy); 9065 when there are none.
+    fn wipe(&self, role: WipeRole) -> Result<Vec<wipe::Wiped>, Error> {
+        wipe::wipe(self.profile(), role)
     }
 }
 

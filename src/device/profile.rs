@@ -155,6 +155,11 @@ pub struct InitDef {
     /// Screen size when the console reports none (serial): "COLSxROWS".
     #[serde(default)]
     pub viewport: Option<String>,
+    /// Headless mode with no package found: cards are looked for again, once a second, until
+    /// this many seconds after the kernel booted (a USB stick can take longer to appear than the
+    /// start-up wait for block devices).
+    #[serde(default = "default_storage_wait_secs")]
+    pub storage_wait_secs: u64,
 }
 
 impl InitDef {
@@ -176,6 +181,9 @@ fn default_on_failure() -> super::power::PowerAction {
 fn default_true() -> bool {
     true
 }
+fn default_storage_wait_secs() -> u64 {
+    30
+}
 fn default_run_dir() -> PathBuf {
     PathBuf::from("/run/recovery")
 }
@@ -195,6 +203,7 @@ impl Default for InitDef {
             by_name_links: true,
             run_dir: default_run_dir(),
             viewport: None,
+            storage_wait_secs: default_storage_wait_secs(),
         }
     }
 }
@@ -211,6 +220,35 @@ impl PartitionDef {
     pub fn slotted(&self) -> bool {
         self.path.contains("{slot}")
     }
+}
+
+/// What a `[[wipe]]` partition holds, so each request erases exactly its own kind: `--wipe_data`
+/// (and the screen's "Wipe data", `wipe`, a package's `wipe_data`) erases the `data` entries,
+/// `--wipe_cache` only the `cache` entries.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum WipeRole {
+    Data,
+    Cache,
+}
+
+impl std::fmt::Display for WipeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WipeRole::Data => "data",
+            WipeRole::Cache => "cache",
+        })
+    }
+}
+
+/// A `[[wipe]]` entry: a partition erased by wipe data or wipe cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WipeDef {
+    pub name: String,
+    pub path: String,
+    /// Required: a wipe never guesses what a partition holds.
+    pub role: WipeRole,
 }
 
 fn default_package_names() -> Vec<String> {
@@ -248,9 +286,9 @@ struct RawProfile {
     slots: Slots,
     #[serde(rename = "partition")]
     partitions: Vec<PartitionDef>,
-    /// Partitions erased by wipe data / factory reset (data, cache), never anything else.
+    /// Partitions erased by wipe data / wipe cache (by role), never anything else.
     #[serde(default)]
-    wipe: Vec<PartitionDef>,
+    wipe: Vec<WipeDef>,
     #[serde(default)]
     init: InitDef,
 }
@@ -274,7 +312,7 @@ pub struct Profile {
     pub package_names: Vec<String>,
     pub slots: Slots,
     pub partitions: Vec<PartitionDef>,
-    pub wipe: Vec<PartitionDef>,
+    pub wipe: Vec<WipeDef>,
     pub init: InitDef,
 }
 
@@ -411,7 +449,7 @@ impl Profile {
         };
         let mut wipe = Vec::new();
         for w in &raw.wipe {
-            if w.slotted() {
+            if w.path.contains("{slot}") {
                 return Err(invalid(
                     path,
                     format!("wipe partition {} uses {{slot}}", w.name),
@@ -435,9 +473,10 @@ impl Profile {
                     ),
                 ));
             }
-            wipe.push(PartitionDef {
+            wipe.push(WipeDef {
                 name: w.name.clone(),
                 path: wp,
+                role: w.role,
             });
         }
         let mut init = raw.init.clone();
@@ -622,7 +661,7 @@ path = "/dev/block/by-name/boot_{slot}"
     #[test]
     fn init_wipe_uboot_and_auto_battery() {
         let text = format!(
-            "battery = \"auto\"\n{BASE}[[wipe]]\nname = \"userdata\"\npath = \"/dev/block/by-name/userdata\"\n\
+            "battery = \"auto\"\n{BASE}[[wipe]]\nname = \"userdata\"\npath = \"/dev/block/by-name/userdata\"\nrole = \"data\"\n\
              [init]\nmode = \"headless\"\nafter = \"poweroff\"\nmodules = [\"vfat\"]\n\
              [[init.mounts]]\nsource = \"/dev/vdg\"\ntarget = \"/state\"\nfstype = \"vfat\"\n"
         );
@@ -634,6 +673,7 @@ path = "/dev/block/by-name/boot_{slot}"
         );
         assert_eq!(p.slots.uboot_env.as_ref().unwrap().order_var, "BOOT_ORDER");
         assert_eq!(p.wipe[0].name, "userdata");
+        assert_eq!(p.wipe[0].role, WipeRole::Data);
         assert_eq!(p.init.mode, InitMode::Headless);
         assert_eq!(p.init.after, PowerAction::PowerOff);
         assert_eq!(p.init.on_failure, PowerAction::Wait);
@@ -650,8 +690,16 @@ path = "/dev/block/by-name/boot_{slot}"
         for (bad, want) in [
             (format!("battery = \"sysfs\"\n{BASE}"), "want \"auto\""),
             (
-                format!("{BASE}[[wipe]]\nname = \"b\"\npath = \"/dev/block/by-name/boot_a\"\n"),
+                format!("{BASE}[[wipe]]\nname = \"b\"\npath = \"/dev/block/by-name/boot_a\"\nrole = \"data\"\n"),
                 "also an update",
+            ),
+            (
+                format!("{BASE}[[wipe]]\nname = \"c\"\npath = \"/dev/block/by-name/cache\"\n"),
+                "missing field `role`",
+            ),
+            (
+                format!("{BASE}[[wipe]]\nname = \"c\"\npath = \"/dev/block/by-name/cache\"\nrole = \"all\"\n"),
+                "unknown variant",
             ),
             (format!("{BASE}[init]\nviewport = \"80\"\n"), "COLSxROWS"),
             (

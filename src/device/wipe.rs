@@ -3,13 +3,15 @@
 //! the first and last MiB so no filesystem superblock, journal head or encryption footer
 //! survives (discarded blocks are not guaranteed to read back as zeros). The system's first boot
 //! finds no filesystem and formats it (fs_mgr's `formattable`, systemd-repart, or a
-//! vendor script). Only the partitions the profile lists under `[[wipe]]` are touched.
+//! vendor script). Only the partitions the profile lists under `[[wipe]]` are touched, and of
+//! those only the ones whose `role` was asked for ([`wipe`], the one policy every caller uses:
+//! the `wipe` command, the recovery init's OTA command, the screen and a package's `wipe_data`).
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::Path;
 
-use super::profile::PartitionDef;
+use super::profile::{Profile, WipeDef, WipeRole};
 use crate::Error;
 
 /// Bytes zeroed at each end of a wiped partition.
@@ -40,9 +42,31 @@ impl std::fmt::Display for Wiped {
     }
 }
 
+/// The partitions a wipe of `role` erases, or WIPE_NOT_CONFIGURED when the profile lists none:
+/// asking for a wipe that erases nothing is a failure, never a silent success.
+pub fn targets(profile: &Profile, role: WipeRole) -> Result<Vec<&WipeDef>, Error> {
+    let defs: Vec<&WipeDef> = profile.wipe.iter().filter(|w| w.role == role).collect();
+    if defs.is_empty() {
+        return Err(Error::WipeNotConfigured {
+            product: profile.product.clone(),
+            role,
+        });
+    }
+    Ok(defs)
+}
+
+/// The wipe policy: erases every `[[wipe]]` partition of `role` (and nothing else), stopping at
+/// the first failure; 9065 when the profile lists none of that role.
+pub fn wipe(profile: &Profile, role: WipeRole) -> Result<Vec<Wiped>, Error> {
+    targets(profile, role)?
+        .into_iter()
+        .map(wipe_partition)
+        .collect()
+}
+
 /// Wipes one partition (a block device or, in tests and simulations, a regular file whose
 /// length is kept).
-pub fn wipe_partition(def: &PartitionDef) -> Result<Wiped, Error> {
+pub fn wipe_partition(def: &WipeDef) -> Result<Wiped, Error> {
     let path = Path::new(&def.path);
     let err = |reason: String| Error::Wipe {
         partition: def.name.clone(),
@@ -99,11 +123,6 @@ pub fn wipe_partition(def: &PartitionDef) -> Result<Wiped, Error> {
     })
 }
 
-/// Wipes every listed partition, stopping at the first failure.
-pub fn wipe_all(defs: &[PartitionDef]) -> Result<Vec<Wiped>, Error> {
-    defs.iter().map(wipe_partition).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,9 +133,10 @@ mod tests {
         let p = d.path().join("userdata.img");
         let size = 3 * ZERO_SPAN + 4096;
         std::fs::write(&p, vec![0xa5u8; size as usize]).unwrap();
-        let def = PartitionDef {
+        let def = WipeDef {
             name: "userdata".into(),
             path: p.to_string_lossy().into_owned(),
+            role: WipeRole::Data,
         };
         let w = wipe_partition(&def).unwrap();
         assert_eq!(
@@ -138,17 +158,74 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("cache.img");
         std::fs::write(&p, vec![1u8; 5000]).unwrap();
-        let def = PartitionDef {
+        let def = WipeDef {
             name: "cache".into(),
             path: p.to_string_lossy().into_owned(),
+            role: WipeRole::Cache,
         };
         assert_eq!(wipe_partition(&def).unwrap().zeroed, 5000);
         assert_eq!(std::fs::read(&p).unwrap(), vec![0u8; 5000]);
-        let missing = PartitionDef {
+        let missing = WipeDef {
             name: "cache".into(),
             path: d.path().join("nope").to_string_lossy().into_owned(),
+            role: WipeRole::Cache,
         };
-        let e = wipe_all(&[missing]).unwrap_err();
+        let e = wipe_partition(&missing).unwrap_err();
         assert_eq!(crate::HasCode::code(&e), crate::Code::WipeFailed);
+    }
+
+    /// A profile with one data and one cache partition, both files holding 0x5a.
+    fn profile_with(dir: &Path, roles: &[(&str, &str)]) -> Profile {
+        let mut text = String::from(
+            "product = \"p\"\nhardware_revision = \"r\"\nkeys = [\"k.pub\"]\n\
+             state_dir = \"state\"\n[slots]\nmode = \"single\"\n\
+             [[partition]]\nname = \"boot\"\npath = \"boot.img\"\n",
+        );
+        for (name, role) in roles {
+            std::fs::write(dir.join(format!("{name}.img")), vec![0x5au8; 8192]).unwrap();
+            text.push_str(&format!(
+                "[[wipe]]\nname = \"{name}\"\npath = \"{name}.img\"\nrole = \"{role}\"\n"
+            ));
+        }
+        Profile::parse(&text, &dir.join("d.toml"), dir).unwrap()
+    }
+
+    #[test]
+    fn each_role_wipes_only_its_own_partitions() {
+        let d = tempfile::tempdir().unwrap();
+        let p = profile_with(d.path(), &[("userdata", "data"), ("cache", "cache")]);
+        let read = |n: &str| std::fs::read(d.path().join(format!("{n}.img"))).unwrap();
+        let w = wipe(&p, WipeRole::Cache).unwrap();
+        assert_eq!(
+            w.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+            ["cache"]
+        );
+        assert!(read("cache").iter().all(|&b| b == 0));
+        assert!(
+            read("userdata").iter().all(|&b| b == 0x5a),
+            "cache wipe kept data"
+        );
+        let w = wipe(&p, WipeRole::Data).unwrap();
+        assert_eq!(
+            w.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+            ["userdata"]
+        );
+        assert!(read("userdata").iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_role_with_no_partition_is_not_configured_and_erases_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let p = profile_with(d.path(), &[("cache", "cache")]);
+        let e = wipe(&p, WipeRole::Data).unwrap_err();
+        assert_eq!(crate::HasCode::code(&e), crate::Code::WipeNotConfigured);
+        assert!(e.to_string().contains("role = \"data\""), "{e}");
+        let cache = std::fs::read(d.path().join("cache.img")).unwrap();
+        assert!(cache.iter().all(|&b| b == 0x5a));
+        let none = profile_with(d.path(), &[]);
+        for role in [WipeRole::Data, WipeRole::Cache] {
+            let e = wipe(&none, role).unwrap_err();
+            assert_eq!(crate::HasCode::code(&e), crate::Code::WipeNotConfigured);
+        }
     }
 }

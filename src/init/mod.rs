@@ -90,7 +90,10 @@ pub fn viewport(profile_viewport: Option<&str>, cmdline: &Cmdline) -> (u16, u16)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OtaCommand {
     pub update_package: Option<PathBuf>,
+    /// `--wipe_data`: erase the profile's `role = "data"` `[[wipe]]` partitions.
     pub wipe_data: bool,
+    /// `--wipe_cache`: erase only the `role = "cache"` ones (never user data).
+    pub wipe_cache: bool,
     /// Options Android's recovery knows that we accept and ignore (e.g. `--locale=`).
     pub ignored: Vec<String>,
 }
@@ -99,8 +102,9 @@ pub struct OtaCommand {
 pub const MAX_COMMAND_LEN: u64 = 64 * 1024;
 
 /// Parses the command file: one `--option[=value]` per line, as Android's recovery reads
-/// /cache/recovery/command. Unknown options are an error (we must not guess what an OTA client
-/// meant), except a few harmless Android ones.
+/// /cache/recovery/command. Unknown options (and a value on an option that takes none) are an
+/// error, 9113 for the caller: we must not guess what an OTA client meant. A few harmless Android
+/// options are accepted and ignored.
 pub fn parse_command(text: &str) -> Result<OtaCommand, String> {
     let mut c = OtaCommand::default();
     for (n, line) in text.lines().enumerate() {
@@ -131,16 +135,21 @@ pub fn parse_command(text: &str) -> Result<OtaCommand, String> {
                     return Err(format!("line {}: more than one --update_package", n + 1));
                 }
             }
-            "wipe_data" | "wipe_cache" if v.is_empty() => c.wipe_data = true,
+            "wipe_data" | "wipe_cache" if !v.is_empty() || opt.contains('=') => {
+                return Err(format!("line {}: --{k} takes no value", n + 1));
+            }
+            "wipe_data" => c.wipe_data = true,
+            "wipe_cache" => c.wipe_cache = true,
             "locale" | "reason" | "security" | "retry_count" | "show_text" | "just_exit" => {
                 c.ignored.push(line.to_string())
             }
             _ => return Err(format!("line {}: unknown option --{k}", n + 1)),
         }
     }
-    if c.update_package.is_none() && !c.wipe_data {
+    if c.update_package.is_none() && !c.wipe_data && !c.wipe_cache {
         return Err(
-            "the command file asks for nothing (no --update_package, no --wipe_data)".into(),
+            "the command file asks for nothing (no --update_package, --wipe_data or --wipe_cache)"
+                .into(),
         );
     }
     Ok(c)
@@ -194,14 +203,24 @@ pub fn final_action(
 }
 
 /// `/dev/block/by-name` links: GPT partition names (`PARTNAME=` in a partition's uevent) and
-/// virtio disk serials (`serial`), as Android's ueventd makes them. Returns (name, kernel name).
-pub fn by_name_links(sys_class_block: &Path) -> Vec<(String, String)> {
+/// virtio disk serials (`serial`), as Android's ueventd makes them, but only from the profile's
+/// `internal_disks` and their partitions: a card or USB stick carrying a partition named `misc`,
+/// `state` or `boot_b` must never become the trusted state, the slot control or a write target.
+/// Two internal partitions with one name are an error (9061), never a pick. Returns
+/// (name, kernel name), sorted by name.
+pub fn by_name_links(
+    sys_class_block: &Path,
+    internal: &[String],
+) -> Result<Vec<(String, String)>, Error> {
     let Ok(rd) = std::fs::read_dir(sys_class_block) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for e in rd.flatten() {
         let kname = e.file_name().to_string_lossy().into_owned();
+        if !crate::device::discovery::is_internal(sys_class_block, &kname, internal) {
+            continue;
+        }
         let dir = e.path();
         let read = |f: &str| {
             crate::util::read_bounded(&dir.join(f), 4096)
@@ -227,23 +246,39 @@ pub fn by_name_links(sys_class_block: &Path) -> Vec<(String, String)> {
         }
     }
     out.sort();
-    out.dedup_by(|a, b| a.0 == b.0);
-    out
+    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        let name = w[0].0.clone();
+        return Err(Error::PartitionNameDuplicate {
+            devices: out
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, k)| k.clone())
+                .collect(),
+            name,
+        });
+    }
+    Ok(out)
 }
 
-/// Creates the by-name links under `dev/block/by-name`.
-pub fn make_by_name_links(sys_class_block: &Path, dev: &Path) -> Vec<String> {
+/// Creates the by-name links under `dev/block/by-name` (see [`by_name_links`]); on a duplicate
+/// name nothing is linked.
+pub fn make_by_name_links(
+    sys_class_block: &Path,
+    dev: &Path,
+    internal: &[String],
+) -> Result<Vec<String>, Error> {
+    let links = by_name_links(sys_class_block, internal)?;
     let dir = dev.join("block/by-name");
     let _ = std::fs::create_dir_all(&dir);
     let mut made = Vec::new();
-    for (name, kname) in by_name_links(sys_class_block) {
+    for (name, kname) in links {
         let link = dir.join(&name);
         let _ = std::fs::remove_file(&link);
         if std::os::unix::fs::symlink(dev.join(&kname), &link).is_ok() {
             made.push(format!("{name} -> {kname}"));
         }
     }
-    made
+    Ok(made)
 }
 
 /// Waits until the set of block devices stops changing (drivers probe asynchronously after
@@ -418,13 +453,22 @@ mod tests {
         );
         assert!(!c.wipe_data);
         assert_eq!(c.ignored.len(), 1);
-        assert!(parse_command("--wipe_data\n").unwrap().wipe_data);
+        let wd = parse_command("--wipe_data\n").unwrap();
+        assert!(wd.wipe_data && !wd.wipe_cache);
+        let wc = parse_command("--wipe_cache\n").unwrap();
+        assert!(
+            wc.wipe_cache && !wc.wipe_data,
+            "--wipe_cache must not become a data wipe"
+        );
         for (bad, want) in [
             ("--update_package=@/cache/recovery/block.map", "block maps"),
             ("--update_package=relative.zip", "absolute"),
             ("--update_package=", "needs a path"),
             ("update_package=/x.zip", "not an --option"),
             ("--format_everything", "unknown option"),
+            ("--wipe_cache=yes", "takes no value"),
+            ("--wipe_data=", "takes no value"),
+            ("--wipe_all", "unknown option"),
             ("--locale=de", "asks for nothing"),
             ("--update_package=/a\n--update_package=/b", "more than one"),
         ] {
@@ -484,34 +528,138 @@ mod tests {
         );
     }
 
+    /// A fake /sys/class/block as the kernel lays it out: class entries are symlinks into
+    /// /sys/devices/.../block/DISK, partitions are subdirectories of their disk.
+    struct FakeSys {
+        _tmp: tempfile::TempDir,
+        class: PathBuf,
+    }
+
+    impl FakeSys {
+        fn new() -> FakeSys {
+            let tmp = tempfile::tempdir().unwrap();
+            let class = tmp.path().join("class/block");
+            std::fs::create_dir_all(&class).unwrap();
+            FakeSys { _tmp: tmp, class }
+        }
+        /// A disk with an optional `serial`, under `bus` (a path in /sys/devices).
+        fn disk(&self, bus: &str, disk: &str, serial: Option<&str>) {
+            let dir = self.class.join("../../devices").join(bus).join(disk);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("uevent"), format!("DEVNAME={disk}\n")).unwrap();
+            if let Some(s) = serial {
+                std::fs::write(dir.join("serial"), s).unwrap();
+            }
+            std::os::unix::fs::symlink(&dir, self.class.join(disk)).unwrap();
+        }
+        /// A GPT partition of `disk` named `partname`.
+        fn part(&self, bus: &str, disk: &str, part: &str, partname: &str) {
+            let dir = self
+                .class
+                .join("../../devices")
+                .join(bus)
+                .join(disk)
+                .join(part);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("partition"), "1").unwrap();
+            std::fs::write(
+                dir.join("uevent"),
+                format!("MAJOR=179\nDEVNAME={part}\nPARTNAME={partname}\n"),
+            )
+            .unwrap();
+            std::os::unix::fs::symlink(&dir, self.class.join(part)).unwrap();
+        }
+    }
+
+    fn internal(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn by_name_from_partnames_and_serials() {
-        let d = tempfile::tempdir().unwrap();
-        let mk = |n: &str, f: &str, v: &str| {
-            std::fs::create_dir_all(d.path().join(n)).unwrap();
-            std::fs::write(d.path().join(n).join(f), v).unwrap();
-        };
-        mk("vda", "serial", "boot_a\n");
-        mk("vdb", "serial", "");
-        mk(
-            "mmcblk0p3",
-            "uevent",
-            "MAJOR=179\nMINOR=3\nDEVNAME=mmcblk0p3\nPARTNAME=system_b\n",
-        );
-        mk("mmcblk0p4", "uevent", "MAJOR=179\nPARTNAME=../evil\n");
+        let sys = FakeSys::new();
+        sys.disk("virtio1/block", "vda", Some("boot_a\n"));
+        sys.disk("virtio2/block", "vdb", Some(""));
+        sys.disk("mmc_host/mmc0/block", "mmcblk0", None);
+        sys.part("mmc_host/mmc0/block", "mmcblk0", "mmcblk0p3", "system_b");
+        sys.part("mmc_host/mmc0/block", "mmcblk0", "mmcblk0p4", "../evil");
+        let all = internal(&["vda", "vdb", "mmcblk0"]);
         assert_eq!(
-            by_name_links(d.path()),
+            by_name_links(&sys.class, &all).unwrap(),
             vec![
                 ("boot_a".to_string(), "vda".to_string()),
                 ("system_b".to_string(), "mmcblk0p3".to_string())
             ]
         );
         let dev = tempfile::tempdir().unwrap();
-        let made = make_by_name_links(d.path(), dev.path());
+        let made = make_by_name_links(&sys.class, dev.path(), &all).unwrap();
         assert_eq!(made.len(), 2);
         assert_eq!(
             std::fs::read_link(dev.path().join("block/by-name/boot_a")).unwrap(),
             dev.path().join("vda")
+        );
+    }
+
+    /// A card whose GPT names the trusted partitions sorts before the internal disk
+    /// (mmcblk1p1 < vdX, and mmcblk1 < mmcblk2): it must give no link, whatever the order.
+    #[test]
+    fn a_card_never_provides_by_name_links() {
+        let sys = FakeSys::new();
+        sys.disk("virtio1/block", "vdb", Some("misc"));
+        sys.disk("virtio2/block", "vdc", Some("state"));
+        sys.disk("mmc_host/mmc2/block", "mmcblk2", None);
+        sys.part("mmc_host/mmc2/block", "mmcblk2", "mmcblk2p1", "boot_b");
+        sys.disk("mmc_host/mmc1/block", "mmcblk1", None);
+        for (i, n) in ["misc", "state", "boot_b", "userdata"].iter().enumerate() {
+            sys.part(
+                "mmc_host/mmc1/block",
+                "mmcblk1",
+                &format!("mmcblk1p{}", i + 1),
+                n,
+            );
+        }
+        let links = by_name_links(&sys.class, &internal(&["vdb", "vdc", "mmcblk2"])).unwrap();
+        assert_eq!(
+            links,
+            vec![
+                ("boot_b".to_string(), "mmcblk2p1".to_string()),
+                ("misc".to_string(), "vdb".to_string()),
+                ("state".to_string(), "vdc".to_string()),
+            ],
+            "the card (mmcblk1) provides nothing, not even names the internal disks lack"
+        );
+        assert!(
+            by_name_links(&sys.class, &[]).unwrap().is_empty(),
+            "no internal disk listed: no link at all"
+        );
+    }
+
+    #[test]
+    fn two_internal_partitions_with_one_name_are_refused_with_9061() {
+        let sys = FakeSys::new();
+        sys.disk("mmc_host/mmc0/block", "mmcblk0", None);
+        sys.part("mmc_host/mmc0/block", "mmcblk0", "mmcblk0p1", "misc");
+        sys.part("mmc_host/mmc0/block", "mmcblk0", "mmcblk0p2", "boot_a");
+        sys.disk("virtio1/block", "vda", Some("misc"));
+        let both = internal(&["mmcblk0", "vda"]);
+        let e = by_name_links(&sys.class, &both).unwrap_err();
+        assert_eq!(
+            crate::HasCode::code(&e),
+            crate::Code::PartitionNameDuplicate
+        );
+        assert!(e.to_string().contains("mmcblk0p1") && e.to_string().contains("vda"));
+        let dev = tempfile::tempdir().unwrap();
+        assert!(make_by_name_links(&sys.class, dev.path(), &both).is_err());
+        assert!(
+            !dev.path().join("block/by-name/boot_a").exists(),
+            "nothing is linked when a name is ambiguous"
+        );
+        // Only one of them internal: no clash.
+        assert_eq!(
+            by_name_links(&sys.class, &internal(&["mmcblk0"]))
+                .unwrap()
+                .len(),
+            2
         );
     }
 }

@@ -2,10 +2,11 @@
 //! decisions come from the pure functions beside it.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{decide, final_action, parse_cmdline, OtaCommand, Plan, MAX_COMMAND_LEN};
 use crate::device::power::PowerAction;
-use crate::device::{discovery, storage, Device, ProfileDevice};
+use crate::device::{discovery, storage, wipe, Device, Profile, ProfileDevice, WipeRole};
 use crate::error::HasCode;
 use crate::install::{self, events::Sink, Options};
 use crate::state::{self, InstallRecord};
@@ -119,97 +120,35 @@ fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
     r
 }
 
-/// The interactive menu: device, discovered card mount points, viewport (cols, rows).
-pub type MenuFn<'a> = dyn FnMut(&ProfileDevice, &[PathBuf], (u16, u16)) -> Option<PowerAction> + 'a;
+/// The interactive menu: device, the card finder (mount points of the cards, mounting any that
+/// appeared since it was last asked), viewport (cols, rows).
+pub type MenuFn<'a> =
+    dyn FnMut(&ProfileDevice, &storage::Finder, (u16, u16)) -> Option<PowerAction> + 'a;
 
 /// Runs the init sequence and returns what to do next; the caller performs the power action.
 /// `menu` runs the interactive menu over the profile's storage and the discovered cards, on a
 /// screen of the given size, and returns the power action the user chose (`None` when the menu
 /// could not run).
 pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
-    let cmdline_text = match (&opts.cmdline, opts.system) {
-        (Some(c), _) => c.clone(),
-        (None, true) => std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
-        (None, false) => String::new(),
-    };
-    let mut cmdline = parse_cmdline(&cmdline_text);
-    if opts.system {
-        // Before the profile: /proc and /dev must exist to read anything else. The run
-        // directory is re-created from the profile below.
-        for e in super::mount_pseudo(Path::new("/run/recovery")) {
-            show_error(&e);
-        }
-        if cmdline.mode.is_none() && opts.cmdline.is_none() {
-            cmdline = parse_cmdline(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
-        }
-    }
-    for w in &cmdline.ignored {
-        say(&format!("ignoring kernel command line word {w:?}"));
-    }
-    let profile_path = cmdline
-        .profile
-        .clone()
-        .unwrap_or_else(|| opts.profile.clone());
-    let device = match ProfileDevice::load(&profile_path) {
-        Ok(d) => d,
-        Err(e) => {
-            show_error(&e);
-            return Outcome {
-                plan: Plan::Menu,
-                success: false,
-                record: None,
-                action: cmdline.on_failure.unwrap_or(PowerAction::Wait),
-                code: e.code().number(),
-            };
-        }
+    let (cmdline, device) = match start(opts) {
+        Ok(started) => started,
+        Err(outcome) => return *outcome,
     };
     let profile = device.profile().clone();
     let mut warnings: Vec<String> = Vec::new();
     let mut discovered = discovery::Discovered::default();
     if opts.system {
-        match super::modules::load(
-            &profile
-                .init
-                .module_dir
-                .clone()
-                .unwrap_or_else(super::modules::default_dir),
-            &profile.init.modules,
-        ) {
-            Ok(loaded) if !loaded.is_empty() => {
-                say(&format!("loaded modules: {}", loaded.join(" ")))
-            }
-            Ok(_) => {}
-            Err(e) => {
-                show_error(&e);
-                warnings.push(e.to_string());
-            }
+        if let Err(e) = setup_system(&profile, &mut warnings) {
+            // Going on would mean guessing which partition is the state, misc or a slot.
+            show_error(&e);
+            return Outcome {
+                plan: Plan::Menu,
+                success: false,
+                record: None,
+                action: cmdline.on_failure.unwrap_or(profile.init.on_failure),
+                code: e.code().number(),
+            };
         }
-        // 1.5 s without change: usb-storage waits 1 s (its delay_use) after the stick is
-        // enumerated before its disk appears.
-        let devs = super::settle_block_devices(
-            Path::new("/sys/class/block"),
-            std::time::Duration::from_secs(8),
-            std::time::Duration::from_millis(1500),
-        );
-        say(&format!("block devices: {}", devs.join(" ")));
-        if let Some(c) = &profile.init.console {
-            if let Err(e) = super::open_console(c) {
-                show_error(&e);
-            }
-        }
-        if profile.init.by_name_links {
-            let made = super::make_by_name_links(Path::new("/sys/class/block"), Path::new("/dev"));
-            if !made.is_empty() {
-                say(&format!("/dev/block/by-name: {}", made.join(", ")));
-            }
-        }
-        for m in &profile.init.mounts {
-            if let Err(e) = super::mount_rw(m) {
-                show_error(&e);
-                warnings.push(e.to_string());
-            }
-        }
-        let _ = std::fs::create_dir_all(&profile.init.run_dir);
     }
 
     let command_path = profile.command_file();
@@ -221,25 +160,9 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     let plan = decide(command_text.as_deref(), profile.init.mode, &cmdline);
     say(&format!("plan: {}", describe(&plan)));
 
-    if opts.system && matches!(plan, Plan::Headless) {
-        discovered = discovery::discover_and_mount(
-            Path::new("/sys/class/block"),
-            Path::new("/dev"),
-            &profile.init.internal_disks,
-            &profile.init.run_dir.join("storage"),
-        );
-        for m in &discovered.mounted {
-            say(&format!(
-                "mounted {} ({}) at {}",
-                m.device.display(),
-                m.fstype.kernel_name(),
-                m.target.display()
-            ));
-        }
-        for e in &discovered.failures {
-            show_error(e);
-            warnings.push(format!("{} ({})", e, e.code()));
-        }
+    // Cards are searched in headless mode and offered on the recovery screen.
+    if opts.system && matches!(plan, Plan::Headless | Plan::Menu) {
+        discover_cards(&profile, &mut discovered, &mut warnings);
     }
 
     let mut code = 0;
@@ -257,10 +180,20 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
             };
             (false, Some(record_failure(&device, "", &e)))
         }
-        Plan::Headless => headless(&device, &discovered.roots()),
+        Plan::Headless => {
+            let mut look = || {
+                if opts.system {
+                    discover_cards(&profile, &mut discovered, &mut warnings);
+                }
+                let mut roots = profile.storage.clone();
+                roots.extend(discovered.roots());
+                roots
+            };
+            headless(&device, &mut look)
+        }
         Plan::Menu => {
             let viewport = super::viewport(profile.init.viewport.as_deref(), &cmdline);
-            chosen = menu(&device, &discovered.roots(), viewport);
+            chosen = run_menu(&device, opts.system, viewport, &mut discovered, menu);
             (chosen.is_some(), None)
         }
     };
@@ -291,10 +224,7 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     say(&format!(
         "{}; next: {}",
         if success { "done" } else { "failed" },
-        serde_json::to_value(action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        action_name(action)
     ));
     if let Some(r) = &record {
         if code == 0 {
@@ -310,15 +240,198 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
     }
 }
 
+/// PID 1's set-up once the profile is loaded: modules, a settled block device list, the
+/// console, the by-name links, the profile's mounts. Problems that leave the recovery usable are
+/// added to `warnings`; an error is returned when going on would be unsafe (a by-name name that
+/// two internal partitions carry, 9061, or links with no internal disk to take them from).
+fn setup_system(profile: &Profile, warnings: &mut Vec<String>) -> Result<(), Error> {
+    match super::modules::load(
+        &profile
+            .init
+            .module_dir
+            .clone()
+            .unwrap_or_else(super::modules::default_dir),
+        &profile.init.modules,
+    ) {
+        Ok(loaded) if !loaded.is_empty() => say(&format!("loaded modules: {}", loaded.join(" "))),
+        Ok(_) => {}
+        Err(e) => {
+            show_error(&e);
+            warnings.push(e.to_string());
+        }
+    }
+    // 1.5 s without change: usb-storage waits 1 s (its delay_use) after the stick is
+    // enumerated before its disk appears.
+    let devs = super::settle_block_devices(
+        Path::new("/sys/class/block"),
+        std::time::Duration::from_secs(8),
+        std::time::Duration::from_millis(1500),
+    );
+    say(&format!("block devices: {}", devs.join(" ")));
+    if let Some(c) = &profile.init.console {
+        if let Err(e) = super::open_console(c) {
+            show_error(&e);
+        }
+    }
+    if profile.init.by_name_links {
+        if profile.init.internal_disks.is_empty() {
+            return Err(Error::Profile {
+                path: profile.path.clone(),
+                reason: "[init] by_name_links needs internal_disks: only the device's own disks \
+                         may provide /dev/block/by-name names"
+                    .into(),
+            });
+        }
+        let made = super::make_by_name_links(
+            Path::new("/sys/class/block"),
+            Path::new("/dev"),
+            &profile.init.internal_disks,
+        )?;
+        if !made.is_empty() {
+            say(&format!("/dev/block/by-name: {}", made.join(", ")));
+        }
+    }
+    for m in &profile.init.mounts {
+        if let Err(e) = super::mount_rw(m) {
+            show_error(&e);
+            warnings.push(e.to_string());
+        }
+    }
+    let _ = std::fs::create_dir_all(&profile.init.run_dir);
+    Ok(())
+}
+
+/// Mounts the removable devices not mounted yet (read-only, under `<run_dir>/storage`). A device
+/// that failed is not tried again, so each failure is reported once.
+fn discover_cards(
+    profile: &Profile,
+    discovered: &mut discovery::Discovered,
+    warnings: &mut Vec<String>,
+) {
+    let new = discovery::discover_and_mount(
+        Path::new("/sys/class/block"),
+        Path::new("/dev"),
+        &profile.init.internal_disks,
+        &profile.init.run_dir.join("storage"),
+        discovered,
+    );
+    for m in &discovered.mounted[new.mounted..] {
+        say(&format!(
+            "mounted {} ({}) at {}",
+            m.device.display(),
+            m.fstype.kernel_name(),
+            m.target.display()
+        ));
+    }
+    for e in &discovered.failures[new.failures..] {
+        show_error(e);
+        warnings.push(format!("{} ({})", e, e.code()));
+    }
+}
+
+/// The kernel command line and the profile (with the pseudo filesystems mounted first as PID 1).
+/// A profile that cannot be loaded ends the run: the returned outcome shows its code.
+fn start(opts: &InitOptions) -> Result<(super::Cmdline, ProfileDevice), Box<Outcome>> {
+    let cmdline_text = match (&opts.cmdline, opts.system) {
+        (Some(c), _) => c.clone(),
+        (None, true) => std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
+        (None, false) => String::new(),
+    };
+    let mut cmdline = parse_cmdline(&cmdline_text);
+    if opts.system {
+        // Before the profile: /proc and /dev must exist to read anything else. The run
+        // directory is re-created from the profile below.
+        for e in super::mount_pseudo(Path::new("/run/recovery")) {
+            show_error(&e);
+        }
+        if cmdline.mode.is_none() && opts.cmdline.is_none() {
+            cmdline = parse_cmdline(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
+        }
+    }
+    for w in &cmdline.ignored {
+        say(&format!("ignoring kernel command line word {w:?}"));
+    }
+    let profile_path = cmdline
+        .profile
+        .clone()
+        .unwrap_or_else(|| opts.profile.clone());
+    match ProfileDevice::load(&profile_path) {
+        Ok(d) => Ok((cmdline, d)),
+        Err(e) => {
+            show_error(&e);
+            Err(Box::new(Outcome {
+                plan: Plan::Menu,
+                success: false,
+                record: None,
+                action: cmdline.on_failure.unwrap_or(PowerAction::Wait),
+                code: e.code().number(),
+            }))
+        }
+    }
+}
+
+fn action_name(action: PowerAction) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Runs the recovery screen with a finder over the cards (mounting late ones); returns the
+/// power action picked. The cards come back into `discovered` to be unmounted by the caller.
+fn run_menu(
+    device: &ProfileDevice,
+    system: bool,
+    viewport: (u16, u16),
+    discovered: &mut discovery::Discovered,
+    menu: &mut MenuFn<'_>,
+) -> Option<PowerAction> {
+    let cards = Arc::new(Mutex::new(std::mem::take(discovered)));
+    let finder = card_finder(device.profile(), system, cards.clone());
+    let chosen = menu(device, &finder, viewport);
+    drop(finder);
+    // A scan still running keeps its reference and unmounts the cards when it ends.
+    if let Ok(m) = Arc::try_unwrap(cards) {
+        *discovered = m.into_inner().unwrap_or_else(|p| p.into_inner());
+    }
+    chosen
+}
+
+/// The recovery screen's card finder: at every scan it mounts the removable devices that
+/// appeared since (quietly: the screen owns the console) and returns every card's mount point.
+fn card_finder(
+    profile: &Profile,
+    system: bool,
+    cards: Arc<Mutex<discovery::Discovered>>,
+) -> storage::Finder {
+    let profile = profile.clone();
+    storage::Finder(Arc::new(move || {
+        let Ok(mut d) = cards.lock() else {
+            return Vec::new();
+        };
+        if system {
+            discovery::discover_and_mount(
+                Path::new("/sys/class/block"),
+                Path::new("/dev"),
+                &profile.init.internal_disks,
+                &profile.init.run_dir.join("storage"),
+                &mut d,
+            );
+        }
+        d.roots()
+    }))
+}
+
 fn describe(plan: &Plan) -> String {
     match plan {
         Plan::Command(c) => format!(
-            "OTA command: {}{}",
+            "OTA command: {}{}{}",
             c.update_package
                 .as_ref()
                 .map(|p| format!("install {}", p.display()))
                 .unwrap_or_default(),
-            if c.wipe_data { " wipe data" } else { "" }
+            if c.wipe_data { " wipe data" } else { "" },
+            if c.wipe_cache { " wipe cache" } else { "" }
         ),
         Plan::BadCommand(e) => format!("invalid OTA command ({e})"),
         Plan::Headless => "headless install of the first valid package found".into(),
@@ -330,35 +443,133 @@ fn run_command(
     c: &OtaCommand,
     device: &ProfileDevice,
 ) -> (bool, Option<InstallRecord>, Option<crate::Code>) {
+    let roles: Vec<WipeRole> = [
+        (c.wipe_data, WipeRole::Data),
+        (c.wipe_cache, WipeRole::Cache),
+    ]
+    .into_iter()
+    .filter_map(|(asked, role)| asked.then_some(role))
+    .collect();
+    // A wipe the profile cannot do is refused before anything is installed or erased: the
+    // command is done exactly as asked or not at all.
+    for role in &roles {
+        if let Err(e) = wipe::targets(device.profile(), *role) {
+            let pkg = c.update_package.as_ref().map(|p| p.display().to_string());
+            return (
+                false,
+                Some(record_failure(device, &pkg.unwrap_or_default(), &e)),
+                Some(e.code()),
+            );
+        }
+    }
     let mut record = None;
-    let mut ok = true;
-    let mut code = None;
     if let Some(p) = &c.update_package {
         let r = apply_one(p, device);
-        ok = r.success();
+        if !r.success() {
+            return (false, Some(r), None);
+        }
         record = Some(r);
     }
-    if c.wipe_data && ok {
-        match device.wipe_data() {
+    for role in roles {
+        match device.wipe(role) {
             Ok(w) => w.iter().for_each(|w| say(&w.to_string())),
             Err(e) => {
+                // After an install the new version is already active: the record says both.
+                let e = match &record {
+                    Some(r) => Error::InstalledWipeFailed {
+                        version: r.to_version.clone().unwrap_or_default(),
+                        slot: match r.target_slot.as_deref() {
+                            Some("a") => Some(crate::device::Slot::A),
+                            Some("b") => Some(crate::device::Slot::B),
+                            _ => None,
+                        },
+                        source: Box::new(e),
+                    },
+                    None => e,
+                };
                 show_error(&e);
-                ok = false;
-                code = Some(e.code());
+                let pkg = c.update_package.as_ref().map(|p| p.display().to_string());
+                let mut failed = failure_record(&pkg.unwrap_or_default(), &e, device);
+                if let Some(r) = &record {
+                    failed.manifest_sha256 = r.manifest_sha256.clone();
+                    failed.from_version = r.from_version.clone();
+                    failed.to_version = r.to_version.clone();
+                    failed.target_slot = r.target_slot.clone();
+                    failed.bytes_written = r.bytes_written;
+                    failed.started_at = r.started_at.clone();
+                    failed.warnings = r.warnings.clone();
+                }
+                if let Err(w) = state::write_last_install(&device.profile().state_dir, &failed) {
+                    say(&format!("warning: {w}"));
+                }
+                return (false, Some(failed), Some(e.code()));
             }
         }
     }
-    (ok, record, code)
+    (true, record, None)
+}
+
+/// Seconds since the kernel booted (/proc/uptime), `None` when unreadable.
+fn uptime() -> Option<std::time::Duration> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
+    std::time::Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Calls `find` until it returns something or the boot clock (`now`) reaches `deadline`,
+/// sleeping `pause` between calls. `find` runs at least once.
+pub fn wait_for_packages(
+    find: &mut dyn FnMut() -> Vec<storage::Found>,
+    deadline: std::time::Duration,
+    pause: std::time::Duration,
+    now: &mut dyn FnMut() -> Option<std::time::Duration>,
+    sleep: &mut dyn FnMut(std::time::Duration),
+) -> Vec<storage::Found> {
+    let mut announced = false;
+    loop {
+        let found = find();
+        if !found.is_empty() {
+            return found;
+        }
+        match now() {
+            Some(t) if t < deadline => {
+                if !announced {
+                    say(&format!(
+                        "no package yet; looking again until {} s after boot",
+                        deadline.as_secs()
+                    ));
+                    announced = true;
+                }
+                sleep(pause);
+            }
+            _ => return found,
+        }
+    }
 }
 
 /// Installs the first valid package found in the profile's storage folders and the mounted
-/// cards. Each candidate is tried in order until one installs; last_install.json holds the last
-/// attempt.
-fn headless(device: &ProfileDevice, card_roots: &[PathBuf]) -> (bool, Option<InstallRecord>) {
+/// cards (`look` mounts cards that appeared since and returns every root to search). While
+/// nothing is found, it looks again until `[init] storage_wait_secs` after boot. Candidates are
+/// tried in scan order (each root's own files first) until one installs. When all fail,
+/// last_install.json keeps the FIRST failure: it is the package at the place the user was told
+/// to use (the card's root), where later ones are stray copies in sub-folders; every attempt is
+/// on the console, in the record's warnings, and in the rotated logs (last_log.N).
+fn headless(
+    device: &ProfileDevice,
+    look: &mut dyn FnMut() -> Vec<PathBuf>,
+) -> (bool, Option<InstallRecord>) {
     let p = device.profile();
-    let mut roots = p.storage.clone();
-    roots.extend(card_roots.iter().cloned());
-    let found = storage::scan_folders(&roots, &p.package_names);
+    let mut roots = Vec::new();
+    let found = wait_for_packages(
+        &mut || {
+            roots = look();
+            storage::scan_folders(&roots, &p.package_names)
+        },
+        std::time::Duration::from_secs(p.init.storage_wait_secs),
+        std::time::Duration::from_secs(1),
+        &mut uptime,
+        &mut std::thread::sleep,
+    );
     if found.is_empty() {
         let e = Error::NoPackage {
             looked_for: p.package_names.join(", "),
@@ -370,15 +581,101 @@ fn headless(device: &ProfileDevice, card_roots: &[PathBuf]) -> (bool, Option<Ins
         };
         return (false, Some(record_failure(device, "", &e)));
     }
-    let mut last = None;
+    let mut first: Option<InstallRecord> = None;
+    let mut attempts = Vec::new();
     for f in &found {
         say(&format!("found {} ({} bytes)", f.path.display(), f.size));
         let r = apply_one(&f.path, device);
-        let ok = r.success();
-        last = Some(r);
-        if ok {
-            return (true, last);
+        if r.success() {
+            return (true, Some(r));
+        }
+        attempts.push(format!(
+            "{}: error {} {}: {}",
+            f.path.display(),
+            r.code,
+            r.name,
+            r.message
+        ));
+        first.get_or_insert(r);
+    }
+    let Some(mut r) = first else {
+        return (false, None);
+    };
+    if attempts.len() > 1 {
+        say(&format!(
+            "no package installed; keeping the first failure ({} {}) of {}",
+            r.code,
+            r.name,
+            attempts.len()
+        ));
+        r.warnings
+            .extend(attempts.iter().map(|a| format!("tried {a}")));
+        if let Err(w) = state::write_last_install(&p.state_dir, &r) {
+            say(&format!("warning: {w}"));
         }
     }
-    (false, last)
+    (false, Some(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    fn found(n: usize) -> Vec<storage::Found> {
+        (0..n)
+            .map(|i| storage::Found {
+                path: PathBuf::from(format!("/card/{i}/update.zip")),
+                size: 1,
+                root: PathBuf::from("/card"),
+            })
+            .collect()
+    }
+
+    /// The boot clock is injected: each sleep advances it.
+    #[test]
+    fn headless_looks_again_until_found_or_the_deadline() {
+        let clock = Cell::new(Duration::from_secs(5));
+        let calls = Cell::new(0);
+        let got = wait_for_packages(
+            &mut || {
+                calls.set(calls.get() + 1);
+                found(if calls.get() == 4 { 1 } else { 0 })
+            },
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            &mut || Some(clock.get()),
+            &mut |d| clock.set(clock.get() + d),
+        );
+        assert_eq!((got.len(), calls.get()), (1, 4), "found on the 4th look");
+
+        let clock = Cell::new(Duration::from_secs(5));
+        calls.set(0);
+        let got = wait_for_packages(
+            &mut || {
+                calls.set(calls.get() + 1);
+                found(0)
+            },
+            Duration::from_secs(8),
+            Duration::from_secs(1),
+            &mut || Some(clock.get()),
+            &mut |d| clock.set(clock.get() + d),
+        );
+        assert!(got.is_empty());
+        assert_eq!(calls.get(), 4, "5 s, 6 s, 7 s, then 8 s is the deadline");
+
+        calls.set(0);
+        wait_for_packages(
+            &mut || {
+                calls.set(calls.get() + 1);
+                found(0)
+            },
+            Duration::from_secs(8),
+            Duration::from_secs(1),
+            &mut || None,
+            &mut |_| panic!("no boot clock: no waiting"),
+        );
+        assert_eq!(calls.get(), 1);
+    }
 }

@@ -292,7 +292,9 @@ fn install_in(
     let prior = match resume_decision(run, checked, device)? {
         Resume::Fresh => None,
         Resume::Continue(j) => Some(j),
-        Resume::OnlyBookkeeping { wipe } => return finish(run, pkg, device, &state_dir, wipe),
+        Resume::OnlyBookkeeping { wipe } => {
+            return finish(run, pkg, device, &state_dir, wipe, layout.target)
+        }
     };
     // The rollback index is saved last, after the switch, when failing is too late to undo
     // anything: make sure now, before anything changes, that it can be saved.
@@ -358,7 +360,7 @@ fn install_in(
         sc.set_active(target)?;
         run.log(format!("slot {target} is now active (6 boot tries)"));
     }
-    finish(run, pkg, device, &state_dir, true)
+    finish(run, pkg, device, &state_dir, true, layout.target)
 }
 
 /// Writes (or copies) one target, flushes it and records it in the journal; returns the open
@@ -451,6 +453,7 @@ fn finish(
     device: &dyn Device,
     state_dir: &Path,
     wipe: bool,
+    target: Option<crate::device::Slot>,
 ) -> Result<Vec<String>, Error> {
     let mut warnings = Vec::new();
     let profile = device.profile();
@@ -468,17 +471,21 @@ fn finish(
         Err(_) => keep_for_index(run, state_dir),
     }
     if wipe && pkg.manifest.wipe_data {
-        if profile.wipe.is_empty() {
-            warnings.push(
+        // After the slot switch: a failed wipe leaves the new version installed (and, A/B,
+        // active), so it gets its own code saying both; the user can wipe again from the menu.
+        run.log("wiping data as the package asks");
+        match device.wipe(crate::device::WipeRole::Data) {
+            Ok(wiped) => wiped.iter().for_each(|w| run.log(w.to_string())),
+            Err(Error::WipeNotConfigured { .. }) => warnings.push(
                 "the package asks for a data wipe; this device profile names no data partition to wipe"
                     .into(),
-            );
-        } else {
-            // After the slot switch: a failed wipe leaves the new version installed, and the
-            // user can wipe again from the menu.
-            run.log("wiping data as the package asks");
-            for w in device.wipe_data()? {
-                run.log(w.to_string());
+            ),
+            Err(e) => {
+                return Err(Error::InstalledWipeFailed {
+                    version: pkg.manifest.version.clone(),
+                    slot: target,
+                    source: Box::new(e),
+                })
             }
         }
     }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use ratatui::layout::Rect;
 
-use crate::device::storage::{scan_folders, Found};
+use crate::device::storage::{scan_folders, Finder, Found};
 use crate::device::Device;
 use crate::error::{Code, HasCode};
 use crate::install::events::{ChannelSink, Collect, Event};
@@ -53,6 +53,9 @@ pub struct Options {
     pub exit_after_first_frame: bool,
     /// Panic right after the first frame (tests the panic screen).
     pub test_panic: bool,
+    /// Folders to search besides the profile's `storage`, asked again at every scan (the
+    /// recovery init's cards, including sticks inserted while the screen is open).
+    pub find_storage: Option<Finder>,
 }
 
 /// How the screen ended.
@@ -138,10 +141,12 @@ pub fn inspect_package(
     )
 }
 
-/// Scans the profile's storage folders and inspects every package found.
-pub fn scan(device: &dyn Device) -> Vec<PackageInfo> {
+/// Scans the profile's storage folders and `extra` ones, and inspects every package found.
+pub fn scan(device: &dyn Device, extra: &[PathBuf]) -> Vec<PackageInfo> {
     let p = device.profile();
-    scan_folders(&p.storage, &p.package_names)
+    let mut roots = p.storage.clone();
+    roots.extend(extra.iter().cloned());
+    scan_folders(&roots, &p.package_names)
         .into_iter()
         .map(|Found { path, size, root }| {
             let name = short_name(&path, &root);
@@ -150,15 +155,11 @@ pub fn scan(device: &dyn Device) -> Vec<PackageInfo> {
         .collect()
 }
 
-/// Wipe data / factory reset: erases the profile's `[[wipe]]` partitions through the device
-/// layer. A profile that names none gets WIPE_NOT_CONFIGURED and nothing is touched.
+/// Wipe data / factory reset: erases the profile's data-role `[[wipe]]` partitions through the
+/// device layer's one wipe policy. A profile that names none gets WIPE_NOT_CONFIGURED and nothing
+/// is touched.
 pub fn wipe_data(device: &dyn Device) -> Result<(), Error> {
-    if device.profile().wipe.is_empty() {
-        return Err(Error::WipeNotConfigured {
-            product: device.profile().product.clone(),
-        });
-    }
-    device.wipe_data().map(drop)
+    device.wipe(crate::device::WipeRole::Data).map(drop)
 }
 
 /// Runs the recovery screen until the user picks a power action (or Ctrl-C outside an
@@ -252,7 +253,8 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
             .draw(|f| view::draw(f, &app))
             .map_err(|e| internal("drawing", e))?;
         for effect in effects {
-            if let Some(action) = perform(effect, &app, &device, &tx, &cancel) {
+            let find = opts.find_storage.as_ref();
+            if let Some(action) = perform(effect, &app, &device, &tx, &cancel, find) {
                 drop(terminal);
                 tty.restore();
                 return Ok(Outcome {
@@ -310,14 +312,16 @@ fn perform(
     device: &Arc<dyn Device>,
     tx: &Sender<Msg>,
     cancel: &Arc<AtomicBool>,
+    find_storage: Option<&Finder>,
 ) -> Option<PowerAction> {
     let state_dir = device.profile().state_dir.clone();
     match effect {
         Effect::Power(a) => return Some(a),
         Effect::Scan => {
-            let (device, tx) = (device.clone(), tx.clone());
+            let (device, tx, find) = (device.clone(), tx.clone(), find_storage.cloned());
             std::thread::spawn(move || {
-                let _ = tx.send(Msg::Scanned(scan(&*device)));
+                let extra = find.map(|f| (f.0)()).unwrap_or_default();
+                let _ = tx.send(Msg::Scanned(scan(&*device, &extra)));
             });
         }
         Effect::Check(path) => {

@@ -580,6 +580,7 @@ fn snapshot_wipe_needs_two_confirmations_and_reports_its_code() {
     assert_eq!(key(&mut a, Key::Enter, 0.8), vec![Effect::Wipe]);
     let e = Error::WipeNotConfigured {
         product: "demo-phone".into(),
+        role: crate::device::WipeRole::Data,
     };
     a.update(
         Msg::Wiped(Err(Failure {
@@ -723,4 +724,31 @@ fn package_verdicts() {
     assert_eq!((r.signed, r.newer), (Verdict::Yes, Verdict::No));
     let b = failing(9040);
     assert_eq!(b.for_device, Verdict::No);
+}
+
+/// A card inserted while the packages screen shows nothing: the screen looks again every
+/// RESCAN_EVERY (clock injected), one scan at a time, and stops once something is listed.
+#[test]
+fn empty_packages_screen_rescans_until_a_package_appears() {
+    let mut a = app();
+    assert_eq!(key(&mut a, Key::Enter, 0.1), vec![Effect::Scan]);
+    a.update(Msg::Scanned(vec![]), secs(1.0));
+    assert!(a.update(Msg::Tick, secs(2.0)).is_empty(), "not yet");
+    let at = 1.0 + RESCAN_EVERY.as_secs_f64();
+    assert_eq!(a.update(Msg::Tick, secs(at)), vec![Effect::Scan]);
+    assert!(
+        a.update(Msg::Tick, secs(at + 10.0)).is_empty(),
+        "no second scan while one runs"
+    );
+    a.update(Msg::Scanned(vec![good()]), secs(at + 11.0));
+    assert!(
+        a.update(Msg::Tick, secs(at + 30.0)).is_empty(),
+        "a listed package is not rescanned under the user"
+    );
+    // Off the packages screen nothing is scanned.
+    let mut b = app();
+    key(&mut b, Key::Enter, 0.1);
+    b.update(Msg::Scanned(vec![]), secs(0.2));
+    key(&mut b, Key::Back, 0.3);
+    assert!(!b.update(Msg::Tick, secs(60.0)).contains(&Effect::Scan));
 }

@@ -139,7 +139,13 @@ pub struct App {
     pub hardware_keys: bool,
     /// Lines the log viewer showed last time it was drawn (for PgUp/PgDn and clamping).
     pub log_page: Cell<usize>,
+    /// When the packages screen, showing no package, looks again (a card inserted late); `None`
+    /// while a scan runs or off that screen.
+    pub rescan_at: Option<Duration>,
 }
+
+/// How often an empty packages screen looks for packages again.
+pub const RESCAN_EVERY: Duration = Duration::from_secs(3);
 
 impl App {
     pub fn new(facts: DeviceFacts, now: Duration) -> App {
@@ -153,6 +159,7 @@ impl App {
             notice: None,
             hardware_keys: false,
             log_page: Cell::new(10),
+            rescan_at: None,
         }
     }
 
@@ -174,6 +181,7 @@ impl App {
                 self.pkg_sel = self.pkg_sel.min(self.packages.len().saturating_sub(1));
                 if let Screen::Packages { scanning } = &mut self.screen {
                     *scanning = false;
+                    self.rescan_at = Some(now + RESCAN_EVERY);
                 }
                 vec![]
             }
@@ -246,6 +254,12 @@ impl App {
     }
 
     fn tick(&mut self) -> Vec<Effect> {
+        if let (Screen::Packages { scanning: false }, Some(at)) = (&self.screen, self.rescan_at) {
+            if self.packages.is_empty() && self.now >= at {
+                self.rescan_at = None;
+                return vec![Effect::Scan];
+            }
+        }
         if let Screen::Result(r) = &mut self.screen {
             if let Some(at) = r.reboot_at {
                 if self.now >= at {
