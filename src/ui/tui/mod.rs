@@ -113,7 +113,7 @@ pub fn inspect_package(device: &dyn Device, path: &Path, name: String, size: u64
     let version = package::open_unsigned(path)
         .ok()
         .and_then(|o| o.manifest_unverified().ok())
-        .map(|(m, _)| m.version);
+        .map(|m| m.version);
     PackageInfo::from_check(
         path.to_path_buf(),
         name,
