@@ -7,7 +7,7 @@
 # ci: for every target, (1) replays every committed regression input in
 #     fuzz/regressions/<target>/ (each must pass), then (2) fuzzes from a corpus of those same
 #     committed files plus fixed seeds written here byte for byte, with a fixed seed
-#     (FUZZ_CI_SEED, default 1) and a fixed number of runs (FUZZ_CI_RUNS, default 20000), not a
+#     (FUZZ_CI_SEED, default 1) and a fixed number of runs (FUZZ_CI_RUNS, default 150000), not a
 #     time limit. The same tree gives the same result on every run and every machine, so a new
 #     finding cannot fail an unrelated change one day and pass it the next.
 # explore: long random fuzzing (a new random seed each run) growing fuzz/corpus/<target>/ (not
@@ -101,7 +101,7 @@ sys.stdout.buffer.write(b.getvalue())' >"$d/seed.zip"
 
 status=0
 if [ "$mode" = ci ]; then
-  runs="${FUZZ_CI_RUNS:-20000}"
+  runs="${FUZZ_CI_RUNS:-150000}"
   seed="${FUZZ_CI_SEED:-1}"
   for t in "${targets[@]}"; do
     reg="fuzz/regressions/$t"
