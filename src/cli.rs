@@ -651,8 +651,8 @@ fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
     } else {
         opened.check_signature(&trusted).map(Some)
     };
-    let (manifest, images) = opened.manifest_unverified()?;
-    let entries_ok = package::check_entries(&opened.zip, &images);
+    let manifest = opened.manifest_unverified()?;
+    let entries_ok = package::check_entries(&opened.zip, &manifest.images);
     let sig_text = match &sig {
         Ok(Some(fp)) => format!("verified (key {fp})"),
         Ok(None) => "present, not checked (pass --key K.pub)".into(),
@@ -667,18 +667,46 @@ fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
         .map(HasCode::code);
     if json {
         // One line, like every `--json` result: the code first, then what inspect found.
-        let v = serde_json::json!({
-            "event": "result",
-            "result": if failure.is_some() { "failure" } else { "success" },
-            "code": failure.map(Code::number).unwrap_or(0),
-            "package": path.display().to_string(),
-            "signature": match &sig { Ok(Some(_)) => "verified", Ok(None) => "not_checked", Err(_) => "failed" },
-            "signature_code": sig.as_ref().err().map(|e| e.code().number()),
-            "signer": sig.as_ref().ok().cloned().flatten(),
-            "entries": entries_ok.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
-            "manifest": manifest,
-        });
-        println!("{v}");
+        // Written straight from the typed manifest: a JSON tree of ~250k chunk hashes would not
+        // fit the recovery's memory.
+        #[derive(serde::Serialize)]
+        struct Inspected<'a> {
+            event: &'static str,
+            result: &'static str,
+            code: u16,
+            package: String,
+            signature: &'static str,
+            signature_code: Option<u16>,
+            signer: Option<String>,
+            entries: String,
+            manifest: &'a package::Manifest,
+        }
+        let v = Inspected {
+            event: "result",
+            result: if failure.is_some() {
+                "failure"
+            } else {
+                "success"
+            },
+            code: failure.map(Code::number).unwrap_or(0),
+            package: path.display().to_string(),
+            signature: match &sig {
+                Ok(Some(_)) => "verified",
+                Ok(None) => "not_checked",
+                Err(_) => "failed",
+            },
+            signature_code: sig.as_ref().err().map(|e| e.code().number()),
+            signer: sig.as_ref().ok().cloned().flatten(),
+            entries: entries_ok
+                .as_ref()
+                .map(|_| "ok".to_string())
+                .unwrap_or_else(|e| e.to_string()),
+            manifest: &manifest,
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(&mut out, &v)?;
+        writeln!(out)?;
+        out.flush()?;
     } else {
         println!("package:      {}", path.display());
         println!("signature:    {sig_text}");
@@ -713,7 +741,7 @@ fn inspect(path: &Path, keys: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
                 util::human_bytes(img.size),
                 img.chunks.len(),
                 util::human_bytes(img.chunk_size),
-                img.sha256
+                hex::encode(img.sha256)
             );
         }
         if let Err(e) = &entries_ok {

@@ -489,10 +489,8 @@ fn qemu_card_named_misc_state_boot_b_cannot_take_over_by_name_links() {
         "the internal boot_b holds the new boot image"
     );
     let misc = m.disk("misc");
-    let off = boot_control::OFFSET as usize;
-    let raw: [u8; boot_control::SIZE] = misc[off..off + boot_control::SIZE].try_into().unwrap();
     assert_eq!(
-        BootControl::decode(&raw).0.active(),
+        decode_boot_control(&misc).0.active(),
         Slot::B,
         "internal misc"
     );

@@ -107,3 +107,39 @@ fn ab_install_switches_slots_through_the_uboot_environment() {
     assert_eq!(printenv(&cfg, "BOOT_B_LEFT"), "BOOT_B_LEFT=3");
     assert_eq!(fx.misc(), misc_before, "misc is not the slot control here");
 }
+
+/// Fuzz finding (issue 9; fuzz/regressions/uboot_env/no-closing-empty-entry): an environment
+/// whose entries fill its area with no closing empty entry has a valid CRC but cannot be written
+/// back. Before the fix the install wrote slot b and then failed the switch (9053); now the
+/// damaged environment is refused when the install plans (9054), and nothing is written.
+#[test]
+fn damaged_uboot_environment_is_refused_before_anything_is_written() {
+    let fx = Fixture::new(SlotMode::Ab);
+    let devdir = fx.device.parent().unwrap().to_path_buf();
+    let size = 0x400;
+    let mut data =
+        b"BOOT_ORDER=A B\0BOOT_A_LEFT=3\0BOOT_B_LEFT=0\0bootcmd=run distro_bootcmd\0".to_vec();
+    // One more variable fills the data area exactly: its NUL is the area's last byte.
+    let fill = size - 4 - data.len() - "pad=".len() - 1;
+    data.extend_from_slice(format!("pad={}\0", "x".repeat(fill)).as_bytes());
+    assert_eq!(data.len(), size - 4);
+    let mut env = crc32fast::hash(&data).to_le_bytes().to_vec();
+    env.extend_from_slice(&data);
+    let env_file = devdir.join("env.bin");
+    fs::write(&env_file, &env).unwrap();
+    let cfg = devdir.join("fw_env.config");
+    fs::write(&cfg, format!("{} 0x0 0x{size:x}\n", env_file.display())).unwrap();
+    let profile = fs::read_to_string(&fx.device).unwrap();
+    let edited = profile.replace(
+        "misc = \"parts/misc.img\"\n",
+        &format!("\n[slots.uboot_env]\nconfig = \"{}\"\n", cfg.display()),
+    );
+    assert_ne!(profile, edited);
+    fs::write(&fx.device, edited).unwrap();
+    let before = fx.snapshot();
+    let (out, result) = fx.apply(&fx.good_package());
+    assert_eq!(result["code"], 9054, "{}", text(&out));
+    assert!(text(&out).contains("damaged"), "{}", text(&out));
+    assert_eq!(fx.snapshot(), before, "a partition was written");
+    assert_eq!(fs::read(&env_file).unwrap(), env, "the environment changed");
+}

@@ -57,8 +57,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(m) = zip.by_name(MANIFEST_ENTRY).cloned() {
         if let Ok(bytes) = zip.read_to_vec(&m, 1 << 20) {
-            if let Ok((_, images)) = Manifest::parse(&bytes) {
-                let _ = check_entries(&zip, &images);
+            if let Ok(manifest) = Manifest::parse(&bytes) {
+                let _ = check_entries(&zip, &manifest.images);
             }
         }
     }

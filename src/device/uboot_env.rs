@@ -121,8 +121,23 @@ pub fn decode(bytes: &[u8], redundant: bool) -> Result<Env, Invalid> {
         return Err(Invalid::Crc);
     }
     let mut vars = BTreeMap::new();
-    for item in data.split(|&b| b == 0) {
-        // An empty item is the terminating double NUL: the rest is padding.
+    // Entries are NUL-terminated and the list ends with an empty entry (a second NUL) inside the
+    // data area. Without that closing NUL, or with an entry cut off by the end of the area, the
+    // variables would need more room than the area has, so they could never be written back:
+    // such an environment is damaged (found by the uboot_env fuzz target), and is refused when
+    // read, before an install writes anything.
+    let mut rest = data;
+    loop {
+        let Some(end) = rest.iter().position(|&b| b == 0) else {
+            return Err(Invalid::Format(if rest.is_empty() {
+                "no closing empty entry before the end of the area".into()
+            } else {
+                "last entry runs to the end of the area".into()
+            }));
+        };
+        let item = &rest[..end];
+        rest = &rest[end + 1..];
+        // The empty entry closes the list: the rest is padding.
         if item.is_empty() {
             break;
         }
@@ -239,6 +254,30 @@ impl EnvStore {
         Ok(best)
     }
 
+    /// Why no copy is current, for the error message when [`EnvStore::read`] finds none: each
+    /// copy's location and problem, and whether any copy has a valid CRC but a damaged layout
+    /// (rather than blank or erased flash, for which U-Boot uses its built-in default).
+    pub fn diagnose(&self) -> (String, bool) {
+        let red = self.redundant();
+        let mut damaged = false;
+        let lines: Vec<String> = (0..self.locations.len())
+            .map(|i| {
+                let loc = &self.locations[i];
+                let why = match self.read_copy(i).map(|raw| decode(&raw, red)) {
+                    Err(e) => format!("unreadable: {e}"),
+                    Ok(Ok(_)) => "valid".into(),
+                    Ok(Err(Invalid::Crc)) => "CRC mismatch (blank or erased)".into(),
+                    Ok(Err(Invalid::Format(f))) => {
+                        damaged = true;
+                        format!("damaged: {f}")
+                    }
+                };
+                format!("{} at {:#x}: {why}", loc.device.display(), loc.offset)
+            })
+            .collect();
+        (lines.join("; "), damaged)
+    }
+
     /// Writes `vars` durably: to the non-current copy with the next flag (redundant), or over
     /// the single copy. Reads back what it wrote.
     pub fn write(&self, vars: &BTreeMap<String, String>) -> io::Result<()> {
@@ -336,7 +375,17 @@ impl UbootSlotControl {
     fn current(&self) -> Result<(BTreeMap<String, String>, bool), Error> {
         match self.store.read() {
             Ok(Some((env, _))) => Ok((env.vars, true)),
-            Ok(None) => Ok((BTreeMap::new(), false)),
+            Ok(None) => match self.store.diagnose() {
+                // A damaged environment cannot be written back, so no slot can be switched:
+                // refused here, when the install plans, before anything is written.
+                (why, true) => Err(Error::SlotState {
+                    reason: format!(
+                        "the U-Boot environment is damaged and cannot be rewritten ({why}); \
+                         restore it with `fw_setenv` or U-Boot's `saveenv`"
+                    ),
+                }),
+                (_, false) => Ok((BTreeMap::new(), false)),
+            },
             Err(e) => Err(Error::SlotState {
                 reason: format!("U-Boot environment: {e}"),
             }),
@@ -351,13 +400,9 @@ impl UbootSlotControl {
             (vars, true) => Ok(vars),
             (_, false) => Err(Error::SlotState {
                 reason: format!(
-                    "{what}: no valid U-Boot environment on {} (U-Boot is using its built-in \
-                     default); run `saveenv` in U-Boot or `fw_setenv` once to store it",
-                    self.store
-                        .locations
-                        .first()
-                        .map(|l| l.device.display().to_string())
-                        .unwrap_or_default()
+                    "{what}: no valid U-Boot environment ({}): U-Boot is using its built-in \
+                     default; run `saveenv` in U-Boot or `fw_setenv` once to store it",
+                    self.store.diagnose().0
                 ),
             }),
         }
@@ -499,6 +544,39 @@ mod tests {
         let ok = encode(&vars(&[("bootcmd", "run distro_bootcmd")]), 69, Some(b'd')).unwrap();
         let env = decode(&ok, true).unwrap();
         assert!(encode(&env.vars, ok.len(), Some(b'd')).is_ok());
+    }
+
+    /// Fuzz finding (uboot_env target, issue 9; the input is
+    /// fuzz/regressions/uboot_env/no-closing-empty-entry): a single copy whose entries fill the
+    /// data area with no closing empty entry decoded, but needed one byte more than the area to
+    /// be written back ("environment needs 91 bytes, the area holds 90"), so the slot switch
+    /// would have failed after the slot was written. It is now damaged when read.
+    #[test]
+    fn environment_without_a_closing_empty_entry_is_damaged() {
+        let fuzz = b"\xc1\xa1\xbf\x7dBOOT_ORDER=A B\0BOOT_A_LEFT=3=A B\0BOOT_A_iLEFT=3\0\
+                     BOOT_B_LEFT=3\0bootcstrk_boomd=run distcmd\0";
+        assert_eq!(fuzz.len(), 94);
+        assert_eq!(crc32fast::hash(&fuzz[4..]), 0x7dbf_a1c1, "the CRC is valid");
+        assert_eq!(
+            decode(fuzz, false),
+            Err(Invalid::Format(
+                "no closing empty entry before the end of the area".into()
+            ))
+        );
+        // The same entries with their closing NUL (one byte more) decode and re-encode.
+        let mut data = fuzz[4..].to_vec();
+        data.push(0);
+        let mut ok = crc32fast::hash(&data).to_le_bytes().to_vec();
+        ok.extend_from_slice(&data);
+        let env = decode(&ok, false).unwrap();
+        assert_eq!(env.vars["BOOT_ORDER"], "A B");
+        let again = encode(&env.vars, ok.len(), None).unwrap();
+        assert_eq!(decode(&again, false).unwrap().vars, env.vars);
+        // An entry cut off by the end of the area is damaged too (no NUL at all).
+        let data = b"bootcmd=run x".to_vec();
+        let mut cut = crc32fast::hash(&data).to_le_bytes().to_vec();
+        cut.extend_from_slice(&data);
+        assert!(matches!(decode(&cut, false), Err(Invalid::Format(_))));
     }
 
     #[test]

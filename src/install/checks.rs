@@ -220,7 +220,7 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
         None => (None, None),
     };
     let mut targets = Vec::new();
-    for (i, img) in pkg.images.iter().enumerate() {
+    for (i, img) in pkg.images().iter().enumerate() {
         let def = profile
             .partition(&img.partition)
             .ok_or_else(|| Error::UnknownPartition {
@@ -254,7 +254,7 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
     // new slot is complete (update_engine does the same for partitions a partial payload omits).
     if let (Some(a), Some(t)) = (active, target) {
         for def in profile.partitions.iter().filter(|d| d.slotted()) {
-            if pkg.images.iter().any(|i| i.partition == def.name) {
+            if pkg.images().iter().any(|i| i.partition == def.name) {
                 continue;
             }
             let from = partition_path(def, Some(a));

@@ -165,8 +165,8 @@ fn check_in(run: &mut Run<'_>, path: &Path, device: &dyn Device) -> Result<Check
         &Ok(format!(
             "version {}, {} image(s), {}",
             m.version,
-            pkg.images.len(),
-            crate::util::human_bytes(pkg.images.iter().map(|i| i.size).sum())
+            pkg.images().len(),
+            crate::util::human_bytes(pkg.images().iter().map(|i| i.size).sum())
         )),
     );
     run.phase(Phase::Checks);
@@ -206,9 +206,9 @@ fn check_in(run: &mut Run<'_>, path: &Path, device: &dyn Device) -> Result<Check
 pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> {
     let mut run = Run::new(sink);
     run.phase(Phase::Verify);
-    let total: u64 = checked.package.images.iter().map(|i| i.size).sum();
+    let total: u64 = checked.package.images().iter().map(|i| i.size).sum();
     let mut done = 0;
-    for img in &checked.package.images {
+    for img in checked.package.images() {
         let mut whole = Sha256::new();
         let mut image_done = 0;
         stream::stream_image(&checked.package, img, |_, bytes| {
@@ -384,7 +384,7 @@ fn write_target(
     }
     match (t.image, &t.copy_from) {
         (Some(i), _) => {
-            let img = &pkg.images[i];
+            let img = &pkg.images()[i];
             // Chunks a previous attempt flushed; each is read back and compared with its
             // signed hash before it is skipped.
             let resume_from = prior
@@ -428,7 +428,7 @@ fn verify_pass(
     run.phase(Phase::Verify);
     for t in &layout.targets {
         let Some(i) = t.image else { continue };
-        let img = &pkg.images[i];
+        let img = &pkg.images()[i];
         let mut image_done = 0;
         stream::stream_image(pkg, img, |_, bytes| {
             if cancelled(opts) {
@@ -661,7 +661,10 @@ fn new_journal(
         .map(|t| {
             let before = prior.and_then(|j| j.image(&t.partition));
             let (chunk_size, chunks) = match t.image {
-                Some(i) => (pkg.images[i].chunk_size, pkg.images[i].chunks.len() as u64),
+                Some(i) => (
+                    pkg.images()[i].chunk_size,
+                    pkg.images()[i].chunks.len() as u64,
+                ),
                 None => (0, 1),
             };
             journal::ImageProgress {
@@ -691,7 +694,7 @@ fn new_journal(
 /// hashes.
 fn slot_images_intact(device: &dyn Device, pkg: &Package, j: &journal::Journal) -> bool {
     let mut buf = Vec::new();
-    pkg.images.iter().all(|img| {
+    pkg.images().iter().all(|img| {
         let Some(p) = j.image(&img.partition) else {
             return false;
         };

@@ -17,18 +17,29 @@ pub const MIN_CHUNK_SIZE: u64 = 4096;
 /// Upper bound keeps the install's buffers (a few chunks) well inside 32 MiB.
 pub const MAX_CHUNK_SIZE: u64 = 4 << 20;
 pub const DEFAULT_CHUNK_SIZE: u64 = 1 << 20;
+/// Longest `version`, in characters (Unicode scalar values).
+pub const MAX_VERSION_CHARS: usize = 128;
 
+/// One image of the manifest. Hashes are held as bytes (32 each, not 64-character strings) and
+/// decoded straight from the JSON text, so a manifest near [`MAX_MANIFEST_LEN`] with ~250k chunk
+/// hashes parses within a few MiB beyond its own bytes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ImageSpec {
+#[serde(deny_unknown_fields)]
+pub struct Image {
     pub partition: String,
     pub entry: String,
     pub size: u64,
-    pub sha256: String,
+    #[serde(with = "hex_hash")]
+    pub sha256: [u8; 32],
     pub chunk_size: u64,
-    pub chunks: Vec<String>,
+    #[serde(with = "hex_hash_list")]
+    pub chunks: Vec<[u8; 32]>,
 }
 
+/// The signed manifest. Format version 1 has exactly these fields: an unknown one (a typo such
+/// as `hardware_revision`) is refused, never silently ignored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format_version: u32,
     pub products: Vec<String>,
@@ -48,24 +59,95 @@ pub struct Manifest {
     /// messages ("signed by an untrusted key"); trust comes from the signature alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<String>,
-    pub images: Vec<ImageSpec>,
-}
-
-/// An image with its hashes decoded, ready for streaming.
-#[derive(Debug, Clone)]
-pub struct Image {
-    pub partition: String,
-    pub entry: String,
-    pub size: u64,
-    pub sha256: [u8; 32],
-    pub chunk_size: u64,
-    pub chunks: Vec<[u8; 32]>,
+    pub images: Vec<Image>,
 }
 
 impl Image {
     pub fn chunk_len(&self, index: usize) -> u64 {
         let start = index as u64 * self.chunk_size;
         self.chunk_size.min(self.size.saturating_sub(start))
+    }
+}
+
+/// A SHA-256 as 64 hex digits in JSON, 32 bytes in memory.
+mod hex_hash {
+    use serde::de::{self, Deserializer, Unexpected, Visitor};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(hash: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(hash))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        d.deserialize_str(HashVisitor)
+    }
+
+    /// Decodes the string serde_json hands over (borrowed from the input or its scratch buffer):
+    /// no allocation per hash.
+    pub struct HashVisitor;
+
+    impl Visitor<'_> for HashVisitor {
+        type Value = [u8; 32];
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a SHA-256 as 64 hex digits")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<[u8; 32], E> {
+            super::parse_sha256(v).ok_or_else(|| {
+                // Only the start of a bad value: it may be long.
+                let shown: String = v.chars().take(80).collect();
+                E::invalid_value(Unexpected::Str(&shown), &self)
+            })
+        }
+    }
+
+    /// The same hash as a sequence element.
+    pub struct Hash(pub [u8; 32]);
+
+    impl<'de> de::Deserialize<'de> for Hash {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+            d.deserialize_str(HashVisitor).map(Hash)
+        }
+    }
+}
+
+/// A list of SHA-256 hashes (`chunks`), each 64 hex digits in JSON, 32 bytes in memory.
+mod hex_hash_list {
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::ser::Serializer;
+
+    pub fn serialize<S: Serializer>(hashes: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(hashes.iter().map(hex::encode))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        d.deserialize_seq(ListVisitor)
+    }
+
+    struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<[u8; 32]>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of SHA-256 hashes")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<[u8; 32]>, A::Error> {
+            let mut out = Vec::new();
+            loop {
+                match seq.next_element::<super::hex_hash::Hash>() {
+                    Ok(Some(h)) => out.push(h.0),
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(de::Error::custom(format_args!(
+                            "chunk {} hash: {e}",
+                            out.len()
+                        )))
+                    }
+                }
+            }
+            // The list is complete: give back the growth slack (up to half of it).
+            out.shrink_to_fit();
+            Ok(out)
+        }
     }
 }
 
@@ -138,12 +220,27 @@ pub fn matches_any(patterns: &[String], value: &str) -> bool {
 
 impl Manifest {
     /// Parses verified manifest bytes and checks every rule that does not need the device.
-    pub fn parse(bytes: &[u8]) -> Result<(Manifest, Vec<Image>), Error> {
-        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+    /// The typed document is built directly from the bytes (no intermediate JSON tree).
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, Error> {
+        std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        // The version first: a newer format may have fields this one does not know, and that
+        // is 9017 (update the recovery), not 9016. This pass skips everything else unbuilt.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        if let Ok(Version { format_version }) = serde_json::from_slice::<Version>(bytes) {
+            if format_version != FORMAT_VERSION {
+                return Err(Error::ManifestVersion {
+                    found: format_version,
+                    supported: FORMAT_VERSION,
+                });
+            }
+        }
         // serde_json limits nesting to 128 levels, so deep nesting fails instead of overflowing.
-        let m: Manifest = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        let images = m.validate()?;
-        Ok((m, images))
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        m.validate()?;
+        Ok(m)
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -152,7 +249,7 @@ impl Manifest {
         v
     }
 
-    pub fn validate(&self) -> Result<Vec<Image>, Error> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.format_version != FORMAT_VERSION {
             return Err(Error::ManifestVersion {
                 found: self.format_version,
@@ -162,8 +259,12 @@ impl Manifest {
         if self.products.is_empty() || self.products.iter().any(|p| p.trim().is_empty()) {
             return Err(bad("products must list at least one product"));
         }
-        if self.version.trim().is_empty() || self.version.len() > 128 {
-            return Err(bad("version must be 1..128 characters"));
+        // Characters, not bytes, as docs/FORMAT.md says: a version in Cyrillic or CJK gets the
+        // same 128 as one in ASCII.
+        if self.version.trim().is_empty() || self.version.chars().count() > MAX_VERSION_CHARS {
+            return Err(bad(format!(
+                "version must be 1..={MAX_VERSION_CHARS} characters"
+            )));
         }
         if self.min_battery_percent.is_some_and(|p| p > 100) {
             return Err(bad("min_battery_percent above 100"));
@@ -173,7 +274,6 @@ impl Manifest {
         }
         let mut partitions = std::collections::HashSet::new();
         let mut entries = std::collections::HashSet::new();
-        let mut out = Vec::with_capacity(self.images.len());
         for img in &self.images {
             if !valid_partition_name(&img.partition) {
                 return Err(bad(format!("bad partition name {:?}", img.partition)));
@@ -215,31 +315,8 @@ impl Manifest {
                     expected_chunks
                 )));
             }
-            let sha256 = parse_sha256(&img.sha256)
-                .ok_or_else(|| bad(format!("{}: sha256 is not 64 hex digits", img.partition)))?;
-            let chunks = img
-                .chunks
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    parse_sha256(c).ok_or_else(|| {
-                        bad(format!(
-                            "{}: chunk {i} hash is not 64 hex digits",
-                            img.partition
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            out.push(Image {
-                partition: img.partition.clone(),
-                entry: img.entry.clone(),
-                size: img.size,
-                sha256,
-                chunk_size: img.chunk_size,
-                chunks,
-            });
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -259,13 +336,13 @@ mod tests {
             wipe_data: false,
             min_battery_percent: None,
             signing_key: None,
-            images: vec![ImageSpec {
+            images: vec![Image {
                 partition: "boot".into(),
                 entry: "boot.img".into(),
                 size: 5000,
-                sha256: "ab".repeat(32),
+                sha256: [0xab; 32],
                 chunk_size: 4096,
-                chunks: vec!["cd".repeat(32), "ef".repeat(32)],
+                chunks: vec![[0xcd; 32], [0xef; 32]],
             }],
         }
     }
@@ -273,11 +350,16 @@ mod tests {
     #[test]
     fn round_trip() {
         let m = sample();
-        let (back, images) = Manifest::parse(&m.to_json()).unwrap();
+        let json = m.to_json();
+        assert!(String::from_utf8_lossy(&json).contains(&"cd".repeat(32)));
+        let back = Manifest::parse(&json).unwrap();
         assert_eq!(back, m);
-        assert_eq!(images[0].chunks.len(), 2);
-        assert_eq!(images[0].chunk_len(0), 4096);
-        assert_eq!(images[0].chunk_len(1), 904);
+        assert_eq!(back.images[0].chunks.len(), 2);
+        assert_eq!(back.images[0].chunk_len(0), 4096);
+        assert_eq!(back.images[0].chunk_len(1), 904);
+        // Upper-case hex reads the same.
+        let upper = String::from_utf8(json).unwrap().replace("cdcd", "CDCD");
+        assert_eq!(Manifest::parse(upper.as_bytes()).unwrap(), m);
     }
 
     #[test]
@@ -293,8 +375,6 @@ mod tests {
             ),
             (|m| m.images[0].chunk_size = 5000, "power of two"),
             (|m| m.images[0].chunk_size = 1 << 30, "power of two"),
-            (|m| m.images[0].sha256 = "zz".into(), "sha256"),
-            (|m| m.images[0].chunks[1] = "x".repeat(64), "chunk 1"),
             (|m| m.images[0].entry = "../boot.img".into(), "bad entry"),
             (
                 |m| m.images[0].entry = "META-INF/update/x".into(),
@@ -304,6 +384,7 @@ mod tests {
             (|m| m.images.push(m.images[0].clone()), "listed twice"),
             (|m| m.images[0].size = 0, "empty image"),
             (|m| m.min_battery_percent = Some(101), "above 100"),
+            (|m| m.version = "é".repeat(129), "version"),
         ];
         for (edit, want) in cases {
             let mut m = sample();
@@ -311,6 +392,74 @@ mod tests {
             let e = Manifest::parse(&m.to_json()).unwrap_err();
             assert!(e.to_string().contains(want), "{e} should mention {want}");
         }
+    }
+
+    /// Hashes are decoded while the JSON is read: a bad one is named by its place.
+    #[test]
+    fn rejects_bad_hashes_in_the_text() {
+        let json = String::from_utf8(sample().to_json()).unwrap();
+        let cases = [
+            (json.replace(&"ab".repeat(32), "zz"), "64 hex digits"),
+            (
+                json.replace(&"ef".repeat(32), &"x".repeat(64)),
+                "chunk 1 hash",
+            ),
+            (
+                json.replace(&"ef".repeat(32), &"ef".repeat(31)),
+                "chunk 1 hash",
+            ),
+            (
+                json.replace(&format!("\"{}\"", "cd".repeat(32)), "7"),
+                "chunk 0 hash",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Manifest::parse(text.as_bytes()).unwrap_err();
+            assert!(matches!(e, Error::ManifestInvalid { .. }), "{e}");
+            assert!(e.to_string().contains(want), "{e} should mention {want}");
+        }
+    }
+
+    /// Item 11 of issue 9: the 128 limit counts characters (docs/FORMAT.md), not bytes.
+    #[test]
+    fn version_length_counts_characters() {
+        for (version, ok) in [
+            ("é".repeat(128), true),  // 256 bytes
+            ("界".repeat(128), true), // 384 bytes
+            ("é".repeat(129), false),
+            ("a".repeat(128), true),
+            ("a".repeat(129), false),
+        ] {
+            let mut m = sample();
+            m.version = version.clone();
+            assert_eq!(Manifest::parse(&m.to_json()).is_ok(), ok, "{version}");
+        }
+    }
+
+    /// Item 14 of issue 9: an unknown field, at the top or in an image, is refused and named;
+    /// a newer format version still gets its own error.
+    #[test]
+    fn unknown_fields_are_refused_in_format_1() {
+        let json = String::from_utf8(sample().to_json()).unwrap();
+        let top = json.replacen(
+            "\"products\"",
+            "\"hardware_revision\": [\"revZ\"],\n  \"products\"",
+            1,
+        );
+        let e = Manifest::parse(top.as_bytes()).unwrap_err();
+        assert!(matches!(e, Error::ManifestInvalid { .. }), "{e}");
+        assert!(
+            e.to_string().contains("unknown field `hardware_revision`"),
+            "{e}"
+        );
+        let inner = json.replacen("\"partition\"", "\"offset\": 4096,\n      \"partition\"", 1);
+        let e = Manifest::parse(inner.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("unknown field `offset`"), "{e}");
+        let newer = top.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
+        assert!(matches!(
+            Manifest::parse(newer.as_bytes()),
+            Err(Error::ManifestVersion { found: 2, .. })
+        ));
     }
 
     #[test]

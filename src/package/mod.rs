@@ -35,10 +35,9 @@ pub struct Package {
     pub path: PathBuf,
     pub file: Arc<File>,
     pub zip: ZipArchive,
-    pub manifest_bytes: Vec<u8>,
     pub manifest_sha256: [u8; 32],
+    /// The verified manifest; its images (with their chunk hashes) are [`Package::images`].
     pub manifest: Manifest,
-    pub images: Vec<Image>,
     /// Fingerprint of the trusted key that verified the signature.
     pub signer: String,
 }
@@ -82,10 +81,15 @@ pub fn open_unsigned(path: &Path) -> Result<Opened, Error> {
             name: MANIFEST_ENTRY,
         })?
         .clone();
-    let manifest_bytes = zip.read_to_vec(&manifest_entry, manifest::MAX_MANIFEST_LEN)?;
+    let manifest_bytes = zip
+        .read_to_vec(&manifest_entry, manifest::MAX_MANIFEST_LEN)
+        .map_err(metadata_damage)?;
     let signature = match zip.by_name(SIGNATURE_ENTRY).cloned() {
         None => None,
-        Some(e) => match zip.read_to_vec(&e, keys::MAX_SIGNATURE_LEN as u64) {
+        Some(e) => match zip
+            .read_to_vec(&e, keys::MAX_SIGNATURE_LEN as u64)
+            .map_err(metadata_damage)
+        {
             Err(ZipError::EntryTooLarge { size, .. }) => {
                 return Err(Error::SignatureMissing {
                     reason: format!(
@@ -106,6 +110,24 @@ pub fn open_unsigned(path: &Path) -> Result<Opened, Error> {
     })
 }
 
+/// A CRC-32 mismatch in the manifest or signature entry is a damaged package (9003
+/// PACKAGE_CORRUPT), found before any signature check; IMAGE_CHUNK_HASH_MISMATCH (9030) is about
+/// image data against its signed hashes and stays with the image entries.
+fn metadata_damage(e: ZipError) -> ZipError {
+    match e {
+        ZipError::CrcMismatch {
+            name,
+            expected,
+            actual,
+        } => ZipError::Corrupt {
+            reason: format!(
+                "entry {name:?} is damaged: CRC-32 {actual:08x}, the zip says {expected:08x}"
+            ),
+        },
+        other => other,
+    }
+}
+
 impl Opened {
     pub fn manifest_bytes(&self) -> &[u8] {
         &self.manifest_bytes
@@ -116,7 +138,7 @@ impl Opened {
     }
 
     /// Parses the manifest WITHOUT trusting it: for `inspect` of unsigned packages only.
-    pub fn manifest_unverified(&self) -> Result<(Manifest, Vec<Image>), Error> {
+    pub fn manifest_unverified(&self) -> Result<Manifest, Error> {
         Manifest::parse(&self.manifest_bytes)
     }
 
@@ -151,19 +173,26 @@ impl Opened {
     /// Verifies the signature, then parses the manifest and matches it against the entries.
     pub fn verify(self, trusted: &[PublicKey]) -> Result<Package, Error> {
         let signer = self.check_signature(trusted)?;
-        let (manifest, images) = Manifest::parse(&self.manifest_bytes)?;
-        check_entries(&self.zip, &images)?;
+        let manifest = Manifest::parse(&self.manifest_bytes)?;
+        check_entries(&self.zip, &manifest.images)?;
         let manifest_sha256 = Sha256::digest(&self.manifest_bytes).into();
+        // The bytes are not kept: up to 16 MiB that the install never reads again.
+        drop(self.manifest_bytes);
         Ok(Package {
             path: self.path,
             file: self.file,
             zip: self.zip,
-            manifest_bytes: self.manifest_bytes,
             manifest_sha256,
             manifest,
-            images,
             signer,
         })
+    }
+}
+
+impl Package {
+    /// The images of the verified manifest, in manifest order.
+    pub fn images(&self) -> &[Image] {
+        &self.manifest.images
     }
 }
 

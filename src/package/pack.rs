@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::keys::{PrivateKey, PublicKey};
 use super::manifest::{
-    ImageSpec, Manifest, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, MANIFEST_ENTRY, SIGNATURE_ENTRY,
+    Image, Manifest, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, MANIFEST_ENTRY, SIGNATURE_ENTRY,
 };
 use crate::Error;
 
@@ -175,13 +175,13 @@ pub fn pack(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| format!("{}.img", img.partition))
         });
-        images.push(ImageSpec {
+        images.push(Image {
             partition: img.partition.clone(),
             entry,
             size: h.size,
-            sha256: hex::encode(h.sha256),
+            sha256: h.sha256,
             chunk_size,
-            chunks: h.chunks.iter().map(hex::encode).collect(),
+            chunks: h.chunks,
         });
     }
     let build_time = spec.build_time.unwrap_or_else(|| {
@@ -280,7 +280,7 @@ fn write_zip(
             hasher: Sha256::new(),
         };
         let copied = io::copy(&mut hr, &mut zw).map_err(|e| io_err(&e))?;
-        if copied != img.size || hex::encode(hr.hasher.finalize()) != img.sha256 {
+        if copied != img.size || <[u8; 32]>::from(hr.hasher.finalize()) != img.sha256 {
             return Err(spec_err(format!(
                 "{} changed while it was being packed",
                 path.display()

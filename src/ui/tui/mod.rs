@@ -129,7 +129,7 @@ pub fn inspect_package(
     let version = package::open_unsigned(path)
         .ok()
         .and_then(|o| o.manifest_unverified().ok())
-        .map(|(m, _)| m.version);
+        .map(|m| m.version);
     PackageInfo::from_check(
         path.to_path_buf(),
         name,
