@@ -5,17 +5,27 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use recovery_updater::package::keys::Algorithm;
 use recovery_updater::package::{PrivateKey, PublicKey};
 
+/// Fixed public keys, so a CI run with a fixed seed sees the same keys every time: the P-256
+/// generator point and the RFC 8032 test-vector Ed25519 key (SubjectPublicKeyInfo DER).
 fn keys() -> &'static Vec<PublicKey> {
     static KEYS: OnceLock<Vec<PublicKey>> = OnceLock::new();
     KEYS.get_or_init(|| {
-        [Algorithm::EcdsaP256, Algorithm::Ed25519]
-            .into_iter()
-            .map(|a| PrivateKey::generate(a).expect("keygen").public_key())
+        let p256 = hex("3059301306072a8648ce3d020106082a8648ce3d030107034200046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+        let ed25519 = hex("302a300506032b6570032100d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        [p256, ed25519]
+            .iter()
+            .map(|der| PublicKey::from_spki_der(der).expect("fixed key parses"))
             .collect()
     })
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fuzz_target!(|data: &[u8]| {
