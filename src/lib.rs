@@ -6,6 +6,7 @@
 //! [`device`] (the trait boundary to block devices, platform facts and slot control); [`ui`]
 //! holds the interchangeable reporters. [`error`] is the one table of user-visible codes.
 
+pub mod app;
 pub mod demo;
 pub mod device;
 pub mod error;
