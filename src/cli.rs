@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use recovery_updater::app::{self, PowerAction, PowerMode};
 use recovery_updater::device::{Device, ProfileDevice};
 use recovery_updater::error::{self, Code, HasCode};
 use recovery_updater::install::{events::Sink, Options};
 use recovery_updater::package::keys::{write_keypair, Algorithm, PrivateKey, PublicKey};
 use recovery_updater::package::{self, pack};
 use recovery_updater::state::InstallRecord;
-use recovery_updater::app::{self, PowerAction, PowerMode};
 use recovery_updater::ui::tui;
 use recovery_updater::ui::{json::JsonReporter, plain::PlainReporter};
 use recovery_updater::{demo, util, Error};

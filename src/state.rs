@@ -273,6 +273,91 @@ pub fn write_last_log(state_dir: &Path, text: &str) -> Result<PathBuf, Error> {
 mod tests {
     use super::*;
 
+    fn json(r: &InstallRecord) -> serde_json::Value {
+        serde_json::to_value(r).unwrap()
+    }
+
+    /// last_install.json and `--json` keep their strings: "success" and "failure", also for the
+    /// failures after the slot switch (9058, 9115), and a saved record reads back.
+    #[test]
+    fn outcomes_keep_their_json_strings() {
+        let ok = InstallRecord::finished("u.zip".into(), None);
+        assert_eq!(json(&ok)["result"], "success");
+        assert_eq!((json(&ok)["code"].clone(), ok.exit_status()), (0.into(), 0));
+        assert_eq!(json(&ok)["name"], "SUCCESS");
+        let not_saved = Error::StateWrite {
+            path: "/state/rollback_index".into(),
+            source: std::io::Error::other("read-only"),
+        };
+        let after_switch = Error::InstalledWipeFailed {
+            version: "2.0".into(),
+            slot: None,
+            source: Box::new(not_saved),
+        };
+        let r = InstallRecord::failed_after_install(&ok, &after_switch);
+        assert_eq!(json(&r)["result"], "failure");
+        assert_eq!(json(&r)["code"], 9115);
+        assert_eq!(json(&r)["name"], "UPDATE_INSTALLED_WIPE_FAILED");
+        assert_eq!(r.exit_status(), 115);
+        let dir = tempfile::tempdir().unwrap();
+        write_last_install(dir.path(), &r).unwrap();
+        assert_eq!(read_last_install(dir.path()), Some(r));
+        let text = r#"{"package":"p","result":"failure","code":9058,"name":"ROLLBACK_INDEX_NOT_SAVED",
+            "message":"m","fix":"f","started_at":"","finished_at":"","duration_ms":0,
+            "bytes_written":1}"#;
+        let old: InstallRecord = serde_json::from_str(text).unwrap();
+        assert_eq!(old.result, Outcome::Failure);
+        assert_eq!(old.failure_code(), Some(Code::RollbackIndexNotSaved));
+    }
+
+    /// Each constructor gives a record whose outcome, code, name and fix agree.
+    #[test]
+    fn constructors_agree_on_the_outcome() {
+        let e = Error::NoPackage {
+            looked_for: "update.zip".into(),
+            locations: "/sdcard".into(),
+        };
+        let r = InstallRecord::failed_before_start("", &e, Some("1.0".into()));
+        assert_eq!(r.result, Outcome::Failure);
+        assert_eq!(r.failure_code(), Some(e.code()));
+        assert_eq!(
+            (r.name.as_str(), r.fix.as_str()),
+            (e.code().name(), e.code().fix())
+        );
+        assert_eq!(r.message, e.to_string());
+        assert_eq!(r.from_version.as_deref(), Some("1.0"));
+        assert_eq!((r.bytes_written, r.to_version.clone()), (0, None));
+
+        // What was installed stays in the record when the wipe after it fails.
+        let installed = InstallRecord {
+            to_version: Some("2.0".into()),
+            target_slot: Some("b".into()),
+            bytes_written: 42,
+            warnings: vec!["w".into()],
+            ..InstallRecord::finished("u.zip".into(), None)
+        };
+        let after = InstallRecord::failed_after_install(&installed, &e);
+        assert_eq!(after.result, Outcome::Failure);
+        assert_eq!(after.code, e.code().number());
+        assert_eq!(after.to_version.as_deref(), Some("2.0"));
+        assert_eq!(after.target_slot.as_deref(), Some("b"));
+        assert_eq!((after.bytes_written, after.warnings.len()), (42, 1));
+
+        let panic = InstallRecord::internal("the install thread stopped unexpectedly");
+        assert_eq!(panic.failure_code(), Some(Code::Internal));
+        assert_eq!(panic.message, "the install thread stopped unexpectedly");
+        assert_eq!(panic.exit_status(), 99);
+    }
+
+    #[test]
+    fn exit_status_is_the_code_minus_9000_and_0_on_success() {
+        assert_eq!(exit_status(0), 0);
+        assert_eq!(exit_status(9065), 65);
+        // A number no longer in the table (a record from another version) is INTERNAL, never
+        // a success.
+        assert_eq!(exit_status(9254), Code::Internal.exit_status());
+    }
+
     #[test]
     fn rollback_index_never_goes_down() {
         let dir = tempfile::tempdir().unwrap();

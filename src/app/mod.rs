@@ -31,3 +31,51 @@ pub use power::{perform_power, PowerMode};
 pub use record::{last_log_path, read_last_install, read_last_log, save_record};
 pub use run::{check, install, precheck, verify};
 pub use wipe::{wipe, wipe_data};
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// The dependency rule for the front ends' drawing side: `ui/` draws and reads keys. It
+    /// opens no package and asks the device nothing itself; the facade does both.
+    #[test]
+    fn ui_goes_through_the_facade() {
+        let mut files = Vec::new();
+        sources(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui"),
+            &mut files,
+        );
+        assert!(files.len() > 10, "the ui sources were not found");
+        let forbidden = [
+            "package::",
+            "install::apply",
+            "install::check",
+            ".hardware_revision(",
+            ".baseband(",
+            ".current_version(",
+            ".slot_control(",
+            ".battery(",
+            ".free_space(",
+            ".wipe(",
+            "state::read_",
+            "state::write_",
+        ];
+        for (path, text) in &files {
+            for f in forbidden {
+                assert!(!text.contains(f), "{path} uses {f}: go through crate::app");
+            }
+        }
+    }
+}

@@ -287,9 +287,8 @@ impl Session {
         // Unmount the cards before anything reboots.
         drop(discovered);
         let init = &device.profile().init;
-        let action = chosen.unwrap_or_else(|| {
-            final_action(success, &plan, init.after, init.on_failure, &cmdline)
-        });
+        let action = chosen
+            .unwrap_or_else(|| final_action(success, &plan, init.after, init.on_failure, &cmdline));
         say(&format!(
             "{}; next: {}",
             if success { "done" } else { "failed" },
@@ -532,7 +531,12 @@ fn run_command(c: &OtaCommand, device: &ProfileDevice) -> (bool, Option<InstallR
     for role in roles {
         match app::wipe(device, role) {
             Ok(w) => w.iter().for_each(|w| say(&w.to_string())),
-            Err(e) => return (false, Some(wipe_failed(device, &package, record.as_ref(), e))),
+            Err(e) => {
+                return (
+                    false,
+                    Some(wipe_failed(device, &package, record.as_ref(), e)),
+                )
+            }
         }
     }
     (true, record)
