@@ -8,7 +8,7 @@
 //! - [`packages`]: scan the storage (the profile's folders and extra roots such as the cards the
 //!   recovery init mounted) and inspect each package found, with the verdicts lists show;
 //! - [`run`]: check, verify and install, thin named entry points over [`crate::install`];
-//! - [`wipe`]: wipe data / cache through the device's one wipe policy (9065 when the profile
+//! - [`wipe`](mod@wipe): wipe data / cache through the device's one wipe policy (9065 when the profile
 //!   names no partition of the role);
 //! - [`record`]: last_install.json and last_log, saved and read back for front ends;
 //! - [`power`]: perform the one [`PowerAction`] a front end ends with.

@@ -11,7 +11,7 @@
 //!   keys; every decision about the device or a package is the facade's.
 //!
 //! The engine never draws: the install runs on its own thread with a
-//! [`ChannelSink`](crate::install::events::ChannelSink) and this screen is one more consumer of its
+//! [`ChannelSink`] and this screen is one more consumer of its
 //! events. The screen keeps redrawing while the engine writes.
 
 pub mod app;
