@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use recovery_updater::app::{self, PowerAction, PowerMode};
 use recovery_updater::device::{Device, ProfileDevice};
 use recovery_updater::error::{self, Code, HasCode};
-use recovery_updater::install::{self, events::Sink, Options};
+use recovery_updater::install::{events::Sink, Options};
 use recovery_updater::package::keys::{write_keypair, Algorithm, PrivateKey, PublicKey};
 use recovery_updater::package::{self, pack};
 use recovery_updater::state::InstallRecord;
-use recovery_updater::ui::tui::{self, PowerAction};
+use recovery_updater::ui::tui;
 use recovery_updater::ui::{json::JsonReporter, plain::PlainReporter};
 use recovery_updater::{demo, util, Error};
 
@@ -217,7 +218,7 @@ fn pid1() -> ! {
         init::idle_forever()
     }));
     let action = run::run(&opts, &mut recovery_menu).action;
-    if let Err(e) = recovery_updater::device::power::perform(action) {
+    if let Err(e) = app::perform_power(action, PowerMode::System) {
         print_failure(e.code(), &e.to_string());
     }
     eprintln!("recovery: waiting (hold the power button to restart)");
@@ -232,8 +233,7 @@ fn recovery_menu(
     device: &ProfileDevice,
     cards: &recovery_updater::device::storage::Finder,
     viewport: (u16, u16),
-) -> Option<recovery_updater::device::power::PowerAction> {
-    use recovery_updater::device::power::PowerAction as Power;
+) -> Option<PowerAction> {
     let profile = device.profile().clone();
     let opts = tui::Options {
         tty: profile.init.console.clone(),
@@ -244,12 +244,7 @@ fn recovery_menu(
         find_storage: Some(cards.clone()),
     };
     match tui::run(std::sync::Arc::new(ProfileDevice::new(profile)), &opts) {
-        Ok(outcome) => Some(match outcome.action {
-            PowerAction::Reboot => Power::Reboot,
-            PowerAction::RebootBootloader => Power::Bootloader,
-            PowerAction::PowerOff => Power::PowerOff,
-            PowerAction::Exit => Power::Wait,
-        }),
+        Ok(outcome) => Some(outcome.action),
         Err(e) => {
             print_failure(e.code(), &e.to_string());
             None
@@ -349,20 +344,17 @@ fn run_tui(device: &Path, args: &TuiArgs) -> anyhow::Result<ExitCode> {
             outcome.first_frame.as_secs_f64() * 1000.0
         );
     }
-    Ok(perform_power_action(outcome.action))
+    perform_power_action(outcome.action)
 }
 
 /// The screen's last word. Rebooting or powering off the machine belongs to the recovery init
 /// (reboot(2) after syncing and unmounting); run as an ordinary program, or on a simulated
 /// device, the updater says what it would do and exits.
-fn perform_power_action(action: PowerAction) -> ExitCode {
-    if action != PowerAction::Exit {
-        eprintln!(
-            "{} requested: recovery-updater is not the recovery init here, so it exits instead",
-            action.label()
-        );
+fn perform_power_action(action: PowerAction) -> anyhow::Result<ExitCode> {
+    if let Some(notice) = app::perform_power(action, PowerMode::Program)? {
+        eprintln!("{notice}");
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -450,9 +442,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let device = ProfileDevice::load(&device)?;
             let mut sink = reporter(json);
-            let result = install::check(&package, &device, sink.as_mut())
-                .and_then(|c| install::verify_data(&c, sink.as_mut()).map(|_| c));
-            match result {
+            match app::verify(&package, &device, sink.as_mut()) {
                 Ok(c) => {
                     finish_line(
                         sink.as_mut(),
@@ -483,7 +473,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let device = ProfileDevice::load(&device)?;
             let mut sink = reporter(json);
-            let record = install::apply(&package, &device, sink.as_mut(), &Options::default());
+            let record = app::install(&package, &device, sink.as_mut(), &Options::default());
             Ok(report_record(sink.as_mut(), json, &record, &device))
         }
         Command::Demo {
@@ -518,7 +508,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             let device = ProfileDevice::load(&d.device)?;
             let mut sink = reporter(false);
-            let record = install::apply(&d.package, &device, sink.as_mut(), &Options::default());
+            let record = app::install(&d.package, &device, sink.as_mut(), &Options::default());
             let code = report_record(sink.as_mut(), false, &record, &device);
             eprintln!("\nTry it again: recovery-updater apply {pkg} --device {dev} --yes");
             Ok(code)
@@ -542,12 +532,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "code": o.code})
             );
             if system {
-                recovery_updater::device::power::perform(o.action)?;
+                app::perform_power(o.action, PowerMode::System)?;
             }
-            Ok(match Code::from_number(o.code) {
-                Some(c) => ExitCode::from(c.exit_status()),
-                None => ExitCode::SUCCESS,
-            })
+            Ok(ExitCode::from(o.exit_status()))
         }
         Command::Wipe { device, yes } => {
             if !yes {
@@ -558,7 +545,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(Code::UsageError.exit_status()));
             }
             let device = ProfileDevice::load(&device)?;
-            for w in device.wipe(recovery_updater::device::WipeRole::Data)? {
+            for w in app::wipe_data(&device)? {
                 println!("{w}");
             }
             Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Code, HasCode};
 use crate::util::{atomic_write, read_bounded};
 use crate::Error;
 
@@ -88,7 +89,20 @@ pub struct Timing {
     pub ms: u64,
 }
 
-/// The outcome of an install, as saved in last_install.json and printed by `--json`.
+/// How an install ended, as last_install.json and `--json` spell it: "success" or "failure".
+/// A failure after the slot switch (9058 ROLLBACK_INDEX_NOT_SAVED, 9115
+/// UPDATE_INSTALLED_WIPE_FAILED) is a failure too: its code says what was installed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+/// The outcome of an install, as saved in last_install.json and printed by `--json`. Built only
+/// by its constructors ([`InstallRecord::finished`], [`InstallRecord::failed_before_start`],
+/// [`InstallRecord::failed_after_install`], [`InstallRecord::internal`]), so the outcome, the
+/// code and its name and fix always agree.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InstallRecord {
     pub package: String,
@@ -100,8 +114,7 @@ pub struct InstallRecord {
     pub to_version: Option<String>,
     #[serde(default)]
     pub target_slot: Option<String>,
-    /// "success" or "failure".
-    pub result: String,
+    pub result: Outcome,
     /// 0 on success, else the error code.
     pub code: u16,
     pub name: String,
@@ -118,12 +131,105 @@ pub struct InstallRecord {
 }
 
 impl InstallRecord {
+    /// An install of `package` that ended now: a success when `error` is `None`, else the
+    /// failure with its code. The caller fills in what it knows of the plan, the timings and the
+    /// bytes written (`InstallRecord { to_version, .., ..InstallRecord::finished(..) }`).
+    pub fn finished(package: String, error: Option<&Error>) -> InstallRecord {
+        let now = crate::util::rfc3339(crate::util::unix_now());
+        let record = InstallRecord {
+            package,
+            manifest_sha256: None,
+            from_version: None,
+            to_version: None,
+            target_slot: None,
+            result: Outcome::Success,
+            code: 0,
+            name: "SUCCESS".into(),
+            message: "installed".into(),
+            fix: String::new(),
+            started_at: now.clone(),
+            finished_at: now,
+            duration_ms: 0,
+            bytes_written: 0,
+            timings: Vec::new(),
+            warnings: Vec::new(),
+        };
+        match error {
+            Some(e) => record.failed(e.code(), e.to_string()),
+            None => record,
+        }
+    }
+
+    /// No install could start (another one runs, no package was found, the OTA command was
+    /// invalid or asked for a wipe the profile cannot do): nothing was written and the device
+    /// still runs `from_version`.
+    pub fn failed_before_start(
+        package: &str,
+        error: &Error,
+        from_version: Option<String>,
+    ) -> InstallRecord {
+        InstallRecord {
+            from_version,
+            ..InstallRecord::finished(package.to_string(), Some(error))
+        }
+    }
+
+    /// The install recorded in `installed` succeeded, and what came after it (the wipe an OTA
+    /// command asked for) failed with `error`: the record keeps what was installed, and the
+    /// failure becomes its outcome.
+    pub fn failed_after_install(installed: &InstallRecord, error: &Error) -> InstallRecord {
+        InstallRecord {
+            finished_at: crate::util::rfc3339(crate::util::unix_now()),
+            duration_ms: 0,
+            timings: Vec::new(),
+            ..installed.clone()
+        }
+        .failed(error.code(), error.to_string())
+    }
+
+    /// The install stopped without a result of its own (its thread panicked).
+    pub fn internal(reason: &str) -> InstallRecord {
+        InstallRecord::finished(String::new(), None).failed(Code::Internal, reason.to_string())
+    }
+
+    /// The same record with `code` as its outcome.
+    fn failed(self, code: Code, message: String) -> InstallRecord {
+        let info = code.info();
+        InstallRecord {
+            result: Outcome::Failure,
+            code: info.number,
+            name: info.name.into(),
+            message,
+            fix: info.fix.into(),
+            ..self
+        }
+    }
+
     pub fn success(&self) -> bool {
         self.code == 0
     }
-    pub fn exit_status(&self) -> u8 {
-        u8::try_from(self.code.saturating_sub(9000)).unwrap_or(u8::MAX)
+
+    /// The failure's code; `None` on success.
+    pub fn failure_code(&self) -> Option<Code> {
+        failure_code(self.code)
     }
+
+    /// The process exit status this record ends a run with (see [`exit_status`]).
+    pub fn exit_status(&self) -> u8 {
+        exit_status(self.code)
+    }
+}
+
+/// The code a run ended with: `None` for 0 (success); a number outside the table (a record
+/// written by another version) counts as INTERNAL.
+pub fn failure_code(code: u16) -> Option<Code> {
+    (code != 0).then(|| Code::from_number(code).unwrap_or(Code::Internal))
+}
+
+/// The exit status of a run that ended with `code`: 0 on success, else the code's status,
+/// `code - 9000` ([`Code::exit_status`]). Every front end's exit status comes from here.
+pub fn exit_status(code: u16) -> u8 {
+    failure_code(code).map_or(0, Code::exit_status)
 }
 
 pub fn write_last_install(state_dir: &Path, record: &InstallRecord) -> Result<PathBuf, Error> {
@@ -166,6 +272,91 @@ pub fn write_last_log(state_dir: &Path, text: &str) -> Result<PathBuf, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn json(r: &InstallRecord) -> serde_json::Value {
+        serde_json::to_value(r).unwrap()
+    }
+
+    /// last_install.json and `--json` keep their strings: "success" and "failure", also for the
+    /// failures after the slot switch (9058, 9115), and a saved record reads back.
+    #[test]
+    fn outcomes_keep_their_json_strings() {
+        let ok = InstallRecord::finished("u.zip".into(), None);
+        assert_eq!(json(&ok)["result"], "success");
+        assert_eq!((json(&ok)["code"].clone(), ok.exit_status()), (0.into(), 0));
+        assert_eq!(json(&ok)["name"], "SUCCESS");
+        let not_saved = Error::StateWrite {
+            path: "/state/rollback_index".into(),
+            source: std::io::Error::other("read-only"),
+        };
+        let after_switch = Error::InstalledWipeFailed {
+            version: "2.0".into(),
+            slot: None,
+            source: Box::new(not_saved),
+        };
+        let r = InstallRecord::failed_after_install(&ok, &after_switch);
+        assert_eq!(json(&r)["result"], "failure");
+        assert_eq!(json(&r)["code"], 9115);
+        assert_eq!(json(&r)["name"], "UPDATE_INSTALLED_WIPE_FAILED");
+        assert_eq!(r.exit_status(), 115);
+        let dir = tempfile::tempdir().unwrap();
+        write_last_install(dir.path(), &r).unwrap();
+        assert_eq!(read_last_install(dir.path()), Some(r));
+        let text = r#"{"package":"p","result":"failure","code":9058,"name":"ROLLBACK_INDEX_NOT_SAVED",
+            "message":"m","fix":"f","started_at":"","finished_at":"","duration_ms":0,
+            "bytes_written":1}"#;
+        let old: InstallRecord = serde_json::from_str(text).unwrap();
+        assert_eq!(old.result, Outcome::Failure);
+        assert_eq!(old.failure_code(), Some(Code::RollbackIndexNotSaved));
+    }
+
+    /// Each constructor gives a record whose outcome, code, name and fix agree.
+    #[test]
+    fn constructors_agree_on_the_outcome() {
+        let e = Error::NoPackage {
+            looked_for: "update.zip".into(),
+            locations: "/sdcard".into(),
+        };
+        let r = InstallRecord::failed_before_start("", &e, Some("1.0".into()));
+        assert_eq!(r.result, Outcome::Failure);
+        assert_eq!(r.failure_code(), Some(e.code()));
+        assert_eq!(
+            (r.name.as_str(), r.fix.as_str()),
+            (e.code().name(), e.code().fix())
+        );
+        assert_eq!(r.message, e.to_string());
+        assert_eq!(r.from_version.as_deref(), Some("1.0"));
+        assert_eq!((r.bytes_written, r.to_version.clone()), (0, None));
+
+        // What was installed stays in the record when the wipe after it fails.
+        let installed = InstallRecord {
+            to_version: Some("2.0".into()),
+            target_slot: Some("b".into()),
+            bytes_written: 42,
+            warnings: vec!["w".into()],
+            ..InstallRecord::finished("u.zip".into(), None)
+        };
+        let after = InstallRecord::failed_after_install(&installed, &e);
+        assert_eq!(after.result, Outcome::Failure);
+        assert_eq!(after.code, e.code().number());
+        assert_eq!(after.to_version.as_deref(), Some("2.0"));
+        assert_eq!(after.target_slot.as_deref(), Some("b"));
+        assert_eq!((after.bytes_written, after.warnings.len()), (42, 1));
+
+        let panic = InstallRecord::internal("the install thread stopped unexpectedly");
+        assert_eq!(panic.failure_code(), Some(Code::Internal));
+        assert_eq!(panic.message, "the install thread stopped unexpectedly");
+        assert_eq!(panic.exit_status(), 99);
+    }
+
+    #[test]
+    fn exit_status_is_the_code_minus_9000_and_0_on_success() {
+        assert_eq!(exit_status(0), 0);
+        assert_eq!(exit_status(9065), 65);
+        // A number no longer in the table (a record from another version) is INTERNAL, never
+        // a success.
+        assert_eq!(exit_status(9254), Code::Internal.exit_status());
+    }
 
     #[test]
     fn rollback_index_never_goes_down() {

@@ -173,7 +173,7 @@ fn screen_wipe_uses_the_same_policy() {
     let fx = Fixture::new(SlotMode::Ab);
     let p = add_wipe(&fx, &[("cache", "cache")]);
     let device = recovery_updater::device::ProfileDevice::load(&fx.device).unwrap();
-    let e = recovery_updater::ui::tui::wipe_data(&device).unwrap_err();
+    let e = recovery_updater::app::wipe_data(&device).unwrap_err();
     assert_eq!(
         recovery_updater::error::HasCode::code(&e),
         recovery_updater::Code::WipeNotConfigured
@@ -181,7 +181,7 @@ fn screen_wipe_uses_the_same_policy() {
     assert!(untouched(&p[0]));
     let q = add_wipe(&fx, &[("userdata", "data")]);
     let device = recovery_updater::device::ProfileDevice::load(&fx.device).unwrap();
-    recovery_updater::ui::tui::wipe_data(&device).unwrap();
+    recovery_updater::app::wipe_data(&device).unwrap();
     assert!(wiped(&q[0]) && untouched(&p[0]));
 }
 

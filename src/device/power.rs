@@ -1,5 +1,6 @@
 //! Reboot, reboot into the bootloader, and power off: sync, unmount what we mounted, then
-//! reboot(2). Only the recovery init calls these; they need CAP_SYS_BOOT.
+//! reboot(2). Only the recovery init performs these (they need CAP_SYS_BOOT); front ends ask for
+//! them through [`crate::app::perform_power`].
 
 use std::path::PathBuf;
 
@@ -7,7 +8,8 @@ use serde::Deserialize;
 
 use crate::Error;
 
-/// What to do when recovery is finished.
+/// What to do when recovery is finished: the profile's `[init] after` / `on_failure`, the
+/// kernel command line's choice, and the recovery screen's last word are all one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PowerAction {
@@ -16,8 +18,21 @@ pub enum PowerAction {
     /// Restart into the bootloader (fastboot / download mode).
     Bootloader,
     PowerOff,
-    /// Stay in recovery (show the result and wait).
+    /// No power action: the recovery init stays in recovery (shows the result and waits); the
+    /// recovery screen was left without one (Ctrl-C on a development machine).
     Wait,
+}
+
+impl PowerAction {
+    /// How a person calls it ("reboot system requested").
+    pub fn label(self) -> &'static str {
+        match self {
+            PowerAction::Reboot => "reboot system",
+            PowerAction::Bootloader => "reboot to bootloader",
+            PowerAction::PowerOff => "power off",
+            PowerAction::Wait => "stay in recovery",
+        }
+    }
 }
 
 impl std::str::FromStr for PowerAction {

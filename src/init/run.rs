@@ -1,14 +1,21 @@
 //! The recovery init's sequence (see the module docs of [`crate::init`]): effects only, the
-//! decisions come from the pure functions beside it.
+//! decisions come from the pure functions beside it, and the work on packages, the install, the
+//! wipe and the record is the engine facade's ([`crate::app`]), as for every front end.
+//!
+//! [`run`] in steps: `start` (command line, profile), `setup_system` (PID 1 only),
+//! `Session::plan` (the OTA command file and the mode), `Session::execute` (the command, the
+//! headless install or the menu), `Session::finish` (clear the command, record warnings,
+//! unmount the cards, pick the power action).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{decide, final_action, parse_cmdline, OtaCommand, Plan, MAX_COMMAND_LEN};
+use super::{decide, final_action, parse_cmdline, Cmdline, OtaCommand, Plan, MAX_COMMAND_LEN};
+use crate::app;
 use crate::device::power::PowerAction;
-use crate::device::{discovery, storage, wipe, Device, Profile, ProfileDevice, WipeRole};
+use crate::device::{discovery, storage, Device, Profile, ProfileDevice, WipeRole};
 use crate::error::HasCode;
-use crate::install::{self, events::Sink, Options};
+use crate::install::{events::Sink, Options};
 use crate::state::{self, InstallRecord};
 use crate::Error;
 
@@ -36,6 +43,24 @@ pub struct Outcome {
     pub code: u16,
 }
 
+impl Outcome {
+    /// A run that ended before any plan was carried out (no profile, an unsafe system set-up).
+    fn stopped(e: &Error, action: PowerAction) -> Outcome {
+        Outcome {
+            plan: Plan::Menu,
+            success: false,
+            record: None,
+            action,
+            code: e.code().number(),
+        }
+    }
+
+    /// The exit status of `init` run as a command ([`state::exit_status`]).
+    pub fn exit_status(&self) -> u8 {
+        state::exit_status(self.code)
+    }
+}
+
 /// Prints a line on the console (stderr is the console after setup).
 fn say(msg: &str) {
     eprintln!("recovery: {msg}");
@@ -49,37 +74,19 @@ fn show_error(e: &Error) {
     eprintln!("  what to do: {}", c.fix());
 }
 
-/// A failure record for last_install.json when no install could even start.
-pub fn failure_record(package: &str, e: &Error, device: &dyn Device) -> InstallRecord {
-    let info = e.code().info();
-    let now = crate::util::rfc3339(crate::util::unix_now());
-    InstallRecord {
-        package: package.to_string(),
-        manifest_sha256: None,
-        from_version: device.current_version(),
-        to_version: None,
-        target_slot: None,
-        result: "failure".into(),
-        code: info.number,
-        name: info.name.into(),
-        message: e.to_string(),
-        fix: info.fix.into(),
-        started_at: now.clone(),
-        finished_at: now,
-        duration_ms: 0,
-        bytes_written: 0,
-        timings: Vec::new(),
-        warnings: Vec::new(),
-    }
-}
-
+/// Shows `e` and saves it as last_install.json: no install could even start.
 fn record_failure(device: &dyn Device, package: &str, e: &Error) -> InstallRecord {
     show_error(e);
-    let r = failure_record(package, e, device);
-    if let Err(w) = state::write_last_install(&device.profile().state_dir, &r) {
+    let r = InstallRecord::failed_before_start(package, e, device.current_version());
+    save(device, &r);
+    r
+}
+
+/// Saves the record; a state directory that cannot take it is a console warning.
+fn save(device: &dyn Device, record: &InstallRecord) {
+    if let Err(w) = app::save_record(device, record) {
         say(&format!("warning: {w}"));
     }
-    r
 }
 
 /// Removes the command file durably so it runs once.
@@ -99,7 +106,7 @@ fn clear_command(path: &Path) -> Option<String> {
 /// Installs `path` headless, printing progress on the console. Returns the record.
 fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
     let mut sink = crate::ui::plain::PlainReporter::stderr();
-    let r = install::apply(
+    let r = app::install(
         path,
         device,
         &mut sink as &mut dyn Sink,
@@ -134,109 +141,166 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
         Ok(started) => started,
         Err(outcome) => return *outcome,
     };
-    let profile = device.profile().clone();
-    let mut warnings: Vec<String> = Vec::new();
-    let mut discovered = discovery::Discovered::default();
+    let mut session = Session {
+        system: opts.system,
+        cmdline,
+        device,
+        warnings: Vec::new(),
+        discovered: discovery::Discovered::default(),
+    };
     if opts.system {
-        if let Err(e) = setup_system(&profile, &mut warnings) {
+        if let Err(e) = setup_system(session.device.profile(), &mut session.warnings) {
             // Going on would mean guessing which partition is the state, misc or a slot.
             show_error(&e);
-            return Outcome {
-                plan: Plan::Menu,
-                success: false,
-                record: None,
-                action: cmdline.on_failure.unwrap_or(profile.init.on_failure),
-                code: e.code().number(),
-            };
+            let on_failure = session.device.profile().init.on_failure;
+            return Outcome::stopped(&e, session.cmdline.on_failure.unwrap_or(on_failure));
         }
     }
+    let (plan, command_path) = session.plan();
+    let done = session.execute(&plan, &command_path, menu);
+    session.finish(plan, &command_path, done)
+}
 
-    let command_path = profile.command_file();
-    let command_text = match crate::util::read_bounded(&command_path, MAX_COMMAND_LEN) {
-        Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => Some(format!("unreadable: {e}")),
-    };
-    let plan = decide(command_text.as_deref(), profile.init.mode, &cmdline);
-    say(&format!("plan: {}", describe(&plan)));
+/// What one run carries from step to step.
+struct Session {
+    system: bool,
+    cmdline: Cmdline,
+    device: ProfileDevice,
+    /// Problems that left the recovery usable; added to the record.
+    warnings: Vec<String>,
+    /// The cards mounted so far; unmounted when the session ends.
+    discovered: discovery::Discovered,
+}
 
-    // Cards are searched in headless mode and offered on the recovery screen.
-    if opts.system && matches!(plan, Plan::Headless | Plan::Menu) {
-        discover_cards(&profile, &mut discovered, &mut warnings);
+/// What carrying out the plan gave.
+struct Done {
+    success: bool,
+    record: Option<InstallRecord>,
+    /// The power action the user picked on the menu.
+    chosen: Option<PowerAction>,
+}
+
+impl Session {
+    /// Reads the OTA command file and decides what to do. Returns the plan and the command
+    /// file's path.
+    fn plan(&mut self) -> (Plan, PathBuf) {
+        let profile = self.device.profile();
+        let command_path = profile.command_file();
+        let command_text = match crate::util::read_bounded(&command_path, MAX_COMMAND_LEN) {
+            Ok(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(format!("unreadable: {e}")),
+        };
+        let plan = decide(command_text.as_deref(), profile.init.mode, &self.cmdline);
+        say(&format!("plan: {}", describe(&plan)));
+        // Cards are searched in headless mode and offered on the recovery screen.
+        if self.system && matches!(plan, Plan::Headless | Plan::Menu) {
+            self.discover_cards();
+        }
+        (plan, command_path)
     }
 
-    let mut code = 0;
-    let mut chosen = None;
-    let (success, mut record) = match &plan {
-        Plan::Command(c) => {
-            let (ok, r, wipe_err) = run_command(c, &device);
-            code = wipe_err.map(|c| c.number()).unwrap_or(0);
-            (ok, r)
-        }
-        Plan::BadCommand(reason) => {
-            let e = Error::CommandFile {
-                path: command_path.clone(),
-                reason: reason.clone(),
-            };
-            (false, Some(record_failure(&device, "", &e)))
-        }
-        Plan::Headless => {
-            let mut look = || {
-                if opts.system {
-                    discover_cards(&profile, &mut discovered, &mut warnings);
+    /// Mounts the cards that appeared since the last look (PID 1 only).
+    fn discover_cards(&mut self) {
+        discover_cards(
+            self.device.profile(),
+            &mut self.discovered,
+            &mut self.warnings,
+        );
+    }
+
+    /// Carries out the plan: the OTA command, the headless install or the menu.
+    fn execute(&mut self, plan: &Plan, command_path: &Path, menu: &mut MenuFn<'_>) -> Done {
+        let done = |success, record| Done {
+            success,
+            record,
+            chosen: None,
+        };
+        match plan {
+            Plan::Command(c) => {
+                let (ok, r) = run_command(c, &self.device);
+                done(ok, r)
+            }
+            Plan::BadCommand(reason) => {
+                let e = Error::CommandFile {
+                    path: command_path.to_path_buf(),
+                    reason: reason.clone(),
+                };
+                done(false, Some(record_failure(&self.device, "", &e)))
+            }
+            Plan::Headless => {
+                let system = self.system;
+                let (device, discovered, warnings) =
+                    (&self.device, &mut self.discovered, &mut self.warnings);
+                let mut look = || {
+                    if system {
+                        discover_cards(device.profile(), discovered, warnings);
+                    }
+                    discovered.roots()
+                };
+                let (ok, r) = headless(device, &mut look);
+                done(ok, r)
+            }
+            Plan::Menu => {
+                let profile = self.device.profile();
+                let viewport = super::viewport(profile.init.viewport.as_deref(), &self.cmdline);
+                let chosen = run_menu(
+                    &self.device,
+                    self.system,
+                    viewport,
+                    &mut self.discovered,
+                    menu,
+                );
+                Done {
+                    success: chosen.is_some(),
+                    record: None,
+                    chosen,
                 }
-                let mut roots = profile.storage.clone();
-                roots.extend(discovered.roots());
-                roots
-            };
-            headless(&device, &mut look)
-        }
-        Plan::Menu => {
-            let viewport = super::viewport(profile.init.viewport.as_deref(), &cmdline);
-            chosen = run_menu(&device, opts.system, viewport, &mut discovered, menu);
-            (chosen.is_some(), None)
-        }
-    };
-    if matches!(plan, Plan::Command(_) | Plan::BadCommand(_)) {
-        if let Some(w) = clear_command(&command_path) {
-            warnings.push(w);
-        }
-    }
-    if let Some(r) = record.as_mut() {
-        if !warnings.is_empty() {
-            r.warnings.extend(warnings.iter().cloned());
-            if let Err(e) = state::write_last_install(&profile.state_dir, r) {
-                say(&format!("warning: {e}"));
             }
         }
     }
-    // Unmount the cards before anything reboots.
-    drop(discovered);
-    let action = chosen.unwrap_or_else(|| {
-        final_action(
+
+    /// Clears a command that ran, adds the warnings to the record, unmounts the cards and picks
+    /// the power action.
+    fn finish(self, plan: Plan, command_path: &Path, done: Done) -> Outcome {
+        let Session {
+            cmdline,
+            device,
+            mut warnings,
+            discovered,
+            ..
+        } = self;
+        let Done {
             success,
-            &plan,
-            profile.init.after,
-            profile.init.on_failure,
-            &cmdline,
-        )
-    });
-    say(&format!(
-        "{}; next: {}",
-        if success { "done" } else { "failed" },
-        action_name(action)
-    ));
-    if let Some(r) = &record {
-        if code == 0 {
-            code = r.code;
+            mut record,
+            chosen,
+        } = done;
+        if matches!(plan, Plan::Command(_) | Plan::BadCommand(_)) {
+            warnings.extend(clear_command(command_path));
         }
-    }
-    Outcome {
-        plan,
-        success,
-        record,
-        action,
-        code,
+        if let Some(r) = record.as_mut() {
+            if !warnings.is_empty() {
+                r.warnings.extend(warnings.iter().cloned());
+                save(&device, r);
+            }
+        }
+        // Unmount the cards before anything reboots.
+        drop(discovered);
+        let init = &device.profile().init;
+        let action = chosen
+            .unwrap_or_else(|| final_action(success, &plan, init.after, init.on_failure, &cmdline));
+        say(&format!(
+            "{}; next: {}",
+            if success { "done" } else { "failed" },
+            action_name(action)
+        ));
+        Outcome {
+            plan,
+            success,
+            code: record.as_ref().map_or(0, |r| r.code),
+            record,
+            action,
+        }
     }
 }
 
@@ -331,7 +395,7 @@ fn discover_cards(
 
 /// The kernel command line and the profile (with the pseudo filesystems mounted first as PID 1).
 /// A profile that cannot be loaded ends the run: the returned outcome shows its code.
-fn start(opts: &InitOptions) -> Result<(super::Cmdline, ProfileDevice), Box<Outcome>> {
+fn start(opts: &InitOptions) -> Result<(Cmdline, ProfileDevice), Box<Outcome>> {
     let cmdline_text = match (&opts.cmdline, opts.system) {
         (Some(c), _) => c.clone(),
         (None, true) => std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
@@ -359,13 +423,8 @@ fn start(opts: &InitOptions) -> Result<(super::Cmdline, ProfileDevice), Box<Outc
         Ok(d) => Ok((cmdline, d)),
         Err(e) => {
             show_error(&e);
-            Err(Box::new(Outcome {
-                plan: Plan::Menu,
-                success: false,
-                record: None,
-                action: cmdline.on_failure.unwrap_or(PowerAction::Wait),
-                code: e.code().number(),
-            }))
+            let action = cmdline.on_failure.unwrap_or(PowerAction::Wait);
+            Err(Box::new(Outcome::stopped(&e, action)))
         }
     }
 }
@@ -439,10 +498,9 @@ fn describe(plan: &Plan) -> String {
     }
 }
 
-fn run_command(
-    c: &OtaCommand,
-    device: &ProfileDevice,
-) -> (bool, Option<InstallRecord>, Option<crate::Code>) {
+/// Carries out an OTA command: the wipes it asks for are checked first, then the package is
+/// installed, then the partitions wiped. Returns whether all of it was done, and the record.
+fn run_command(c: &OtaCommand, device: &ProfileDevice) -> (bool, Option<InstallRecord>) {
     let roles: Vec<WipeRole> = [
         (c.wipe_data, WipeRole::Data),
         (c.wipe_cache, WipeRole::Cache),
@@ -450,63 +508,64 @@ fn run_command(
     .into_iter()
     .filter_map(|(asked, role)| asked.then_some(role))
     .collect();
+    let package = c
+        .update_package
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     // A wipe the profile cannot do is refused before anything is installed or erased: the
     // command is done exactly as asked or not at all.
     for role in &roles {
-        if let Err(e) = wipe::targets(device.profile(), *role) {
-            let pkg = c.update_package.as_ref().map(|p| p.display().to_string());
-            return (
-                false,
-                Some(record_failure(device, &pkg.unwrap_or_default(), &e)),
-                Some(e.code()),
-            );
+        if let Err(e) = app::wipe::can_wipe(device, *role) {
+            return (false, Some(record_failure(device, &package, &e)));
         }
     }
     let mut record = None;
     if let Some(p) = &c.update_package {
         let r = apply_one(p, device);
         if !r.success() {
-            return (false, Some(r), None);
+            return (false, Some(r));
         }
         record = Some(r);
     }
     for role in roles {
-        match device.wipe(role) {
+        match app::wipe(device, role) {
             Ok(w) => w.iter().for_each(|w| say(&w.to_string())),
             Err(e) => {
-                // After an install the new version is already active: the record says both.
-                let e = match &record {
-                    Some(r) => Error::InstalledWipeFailed {
-                        version: r.to_version.clone().unwrap_or_default(),
-                        slot: match r.target_slot.as_deref() {
-                            Some("a") => Some(crate::device::Slot::A),
-                            Some("b") => Some(crate::device::Slot::B),
-                            _ => None,
-                        },
-                        source: Box::new(e),
-                    },
-                    None => e,
-                };
-                show_error(&e);
-                let pkg = c.update_package.as_ref().map(|p| p.display().to_string());
-                let mut failed = failure_record(&pkg.unwrap_or_default(), &e, device);
-                if let Some(r) = &record {
-                    failed.manifest_sha256 = r.manifest_sha256.clone();
-                    failed.from_version = r.from_version.clone();
-                    failed.to_version = r.to_version.clone();
-                    failed.target_slot = r.target_slot.clone();
-                    failed.bytes_written = r.bytes_written;
-                    failed.started_at = r.started_at.clone();
-                    failed.warnings = r.warnings.clone();
-                }
-                if let Err(w) = state::write_last_install(&device.profile().state_dir, &failed) {
-                    say(&format!("warning: {w}"));
-                }
-                return (false, Some(failed), Some(e.code()));
+                return (
+                    false,
+                    Some(wipe_failed(device, &package, record.as_ref(), e)),
+                )
             }
         }
     }
-    (true, record, None)
+    (true, record)
+}
+
+/// A wipe of an OTA command failed: shows it and saves the record. After an install the new
+/// version is already active, so the record keeps what was installed and says both (9115).
+fn wipe_failed(
+    device: &ProfileDevice,
+    package: &str,
+    installed: Option<&InstallRecord>,
+    e: Error,
+) -> InstallRecord {
+    let Some(r) = installed else {
+        return record_failure(device, package, &e);
+    };
+    let e = Error::InstalledWipeFailed {
+        version: r.to_version.clone().unwrap_or_default(),
+        slot: match r.target_slot.as_deref() {
+            Some("a") => Some(crate::device::Slot::A),
+            Some("b") => Some(crate::device::Slot::B),
+            _ => None,
+        },
+        source: Box::new(e),
+    };
+    show_error(&e);
+    let failed = InstallRecord::failed_after_install(r, &e);
+    save(device, &failed);
+    failed
 }
 
 /// Seconds since the kernel booted (/proc/uptime), `None` when unreadable.
@@ -548,7 +607,8 @@ pub fn wait_for_packages(
 }
 
 /// Installs the first valid package found in the profile's storage folders and the mounted
-/// cards (`look` mounts cards that appeared since and returns every root to search). While
+/// cards (`look` mounts cards that appeared since and returns every card's root; the facade adds
+/// the profile's storage folders, see [`app::find_packages`]). While
 /// nothing is found, it looks again until `[init] storage_wait_secs` after boot. Candidates are
 /// tried in scan order (each root's own files first) until one installs. When all fail,
 /// last_install.json keeps the FIRST failure: it is the package at the place the user was told
@@ -559,11 +619,11 @@ fn headless(
     look: &mut dyn FnMut() -> Vec<PathBuf>,
 ) -> (bool, Option<InstallRecord>) {
     let p = device.profile();
-    let mut roots = Vec::new();
+    let mut search = app::Search::default();
     let found = wait_for_packages(
         &mut || {
-            roots = look();
-            storage::scan_folders(&roots, &p.package_names)
+            search = app::find_packages(device, &look());
+            search.found.clone()
         },
         std::time::Duration::from_secs(p.init.storage_wait_secs),
         std::time::Duration::from_secs(1),
@@ -571,14 +631,7 @@ fn headless(
         &mut std::thread::sleep,
     );
     if found.is_empty() {
-        let e = Error::NoPackage {
-            looked_for: p.package_names.join(", "),
-            locations: roots
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
+        let e = search.nothing_found(device);
         return (false, Some(record_failure(device, "", &e)));
     }
     let mut first: Option<InstallRecord> = None;
@@ -610,9 +663,7 @@ fn headless(
         ));
         r.warnings
             .extend(attempts.iter().map(|a| format!("tried {a}")));
-        if let Err(w) = state::write_last_install(&p.state_dir, &r) {
-            say(&format!("warning: {w}"));
-        }
+        save(device, &r);
     }
     (false, Some(r))
 }

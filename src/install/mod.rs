@@ -802,9 +802,7 @@ pub fn apply(
     drop(run);
     drop(tee);
     let (manifest_sha256, plan) = checked_info.unzip();
-    let info = code.map(Code::info);
     let mut record = InstallRecord {
-        package: path.display().to_string(),
         manifest_sha256,
         from_version: plan
             .as_ref()
@@ -814,17 +812,12 @@ pub fn apply(
         target_slot: plan
             .as_ref()
             .and_then(|p| p.target_slot.map(|s| s.to_string())),
-        result: if code.is_none() { "success" } else { "failure" }.into(),
-        code: info.map(|i| i.number).unwrap_or(0),
-        name: info.map(|i| i.name).unwrap_or("SUCCESS").into(),
-        message,
-        fix: info.map(|i| i.fix).unwrap_or("").into(),
         started_at: crate::util::rfc3339(started),
-        finished_at: crate::util::rfc3339(crate::util::unix_now()),
         duration_ms: t0.elapsed().as_millis() as u64,
         bytes_written,
         timings,
         warnings,
+        ..InstallRecord::finished(path.display().to_string(), result.as_ref().err())
     };
     let state_dir = &device.profile().state_dir;
     if let Err(e) = state::write_last_log(state_dir, &logger.text()) {
@@ -847,27 +840,15 @@ fn not_started(
     e: &Error,
     started: u64,
 ) -> InstallRecord {
-    let info = e.code().info();
     sink.event(&Event::Log {
         message: format!("FAILED: {}: {e}", e.code()),
     });
-    let now = crate::util::rfc3339(crate::util::unix_now());
     InstallRecord {
-        package: path.display().to_string(),
-        manifest_sha256: None,
-        from_version: device.current_version(),
-        to_version: None,
-        target_slot: None,
-        result: "failure".into(),
-        code: info.number,
-        name: info.name.into(),
-        message: e.to_string(),
-        fix: info.fix.into(),
         started_at: crate::util::rfc3339(started),
-        finished_at: now,
-        duration_ms: 0,
-        bytes_written: 0,
-        timings: Vec::new(),
-        warnings: Vec::new(),
+        ..InstallRecord::failed_before_start(
+            &path.display().to_string(),
+            e,
+            device.current_version(),
+        )
     }
 }

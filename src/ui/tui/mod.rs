@@ -2,14 +2,16 @@
 //! volume and power keys.
 //!
 //! - [`app`]: the state machine (screens, selection, progress), pure and clock-injected; one file
-//!   per concept (facts and verdicts, progress, result, keys per screen);
+//!   per concept (progress, result, keys per screen);
 //! - [`view`]: drawing the state, pure; one file per screen;
 //! - [`input`]: terminal bytes and Linux input events to keys;
 //! - [`term`]: the terminal (controlling or `--tty`), raw mode, size, restore, panic screen;
-//! - this module: the runtime that connects them to a [`Device`] and to the install engine.
+//! - this module: the runtime that connects them to a [`Device`] through the engine's facade
+//!   ([`crate::app`]: facts, scan and checks, install, wipe, record). The screen draws and reads
+//!   keys; every decision about the device or a package is the facade's.
 //!
 //! The engine never draws: the install runs on its own thread with a
-//! [`ChannelSink`](crate::install::events::ChannelSink) and this screen is one more consumer of its
+//! [`ChannelSink`] and this screen is one more consumer of its
 //! events. The screen keeps redrawing while the engine writes.
 
 pub mod app;
@@ -21,7 +23,7 @@ pub mod view;
 mod tests;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -30,12 +32,13 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use ratatui::layout::Rect;
 
-use crate::device::storage::{scan_folders, Finder, Found};
+use crate::app as facade;
+use crate::device::storage::Finder;
 use crate::device::Device;
-use crate::error::{Code, HasCode};
-use crate::install::events::{ChannelSink, Collect, Event};
-use crate::install::{self, Options as InstallOptions};
-use crate::{package, state, Error};
+use crate::install::events::{ChannelSink, Event};
+use crate::install::Options as InstallOptions;
+use crate::state::InstallRecord;
+use crate::Error;
 
 pub use app::{App, DeviceFacts, Effect, Failure, Msg, PackageInfo, PowerAction};
 
@@ -69,99 +72,6 @@ pub struct Outcome {
 /// Redraw and countdown period while nothing else happens.
 const TICK: Duration = Duration::from_millis(100);
 
-fn coded(e: &Error) -> (Code, String) {
-    (e.code(), e.to_string())
-}
-
-/// Reads what the home screen shows. Every fact that cannot be read is shown with its code.
-pub fn read_facts(device: &dyn Device) -> DeviceFacts {
-    let p = device.profile();
-    DeviceFacts {
-        product: p.product.clone(),
-        hardware_revision: device.hardware_revision().map_err(|e| coded(&e)),
-        baseband: device.baseband().map_err(|e| coded(&e)),
-        current_version: device.current_version(),
-        active_slot: match device.slot_control() {
-            Ok(None) => Ok(None),
-            Ok(Some(sc)) => sc.state().map(|s| Some(s.active)).map_err(|e| coded(&e)),
-            Err(e) => Err(coded(&e)),
-        },
-        battery: device.battery().map_err(|e| coded(&e)),
-        state_dir: p.state_dir.clone(),
-        free_space: device
-            .free_space(&p.state_dir)
-            .map_err(|e| (Code::DeviceFact, e.to_string())),
-        storage: p.storage.clone(),
-    }
-}
-
-/// "sdcard/update.zip": the path from its storage root's name down.
-fn short_name(path: &Path, root: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    match root.file_name() {
-        Some(r) => Path::new(r).join(rel).display().to_string(),
-        None => rel.display().to_string(),
-    }
-}
-
-/// Runs every check on one package (nothing is written) and summarises it. `precheck`: the user
-/// picked this package (the pre-check screen), so a failure is logged to `last_log` as a
-/// headless failure is; the scan of the list logs nothing.
-pub fn inspect_package(
-    device: &dyn Device,
-    path: &Path,
-    name: String,
-    size: u64,
-    precheck: bool,
-) -> PackageInfo {
-    let mut events = Collect::default();
-    let result = if precheck {
-        install::check_logged(path, device, &mut events)
-    } else {
-        install::check(path, device, &mut events)
-    };
-    let failure = result.as_ref().err().map(|e| Failure {
-        code: e.code(),
-        message: e.to_string(),
-    });
-    // The version a package claims, for the list; it is marked by the signature column and only
-    // the signed manifest (in the plan) is used for anything else.
-    let version = package::open_unsigned(path)
-        .ok()
-        .and_then(|o| o.manifest_unverified().ok())
-        .map(|m| m.version);
-    PackageInfo::from_check(
-        path.to_path_buf(),
-        name,
-        size,
-        version,
-        device.current_version().as_deref(),
-        &events.0,
-        failure,
-    )
-}
-
-/// Scans the profile's storage folders and `extra` ones, and inspects every package found.
-pub fn scan(device: &dyn Device, extra: &[PathBuf]) -> Vec<PackageInfo> {
-    let p = device.profile();
-    let mut roots = p.storage.clone();
-    roots.extend(extra.iter().cloned());
-    scan_folders(&roots, &p.package_names)
-        .into_iter()
-        .map(|Found { path, size, root }| {
-            let name = short_name(&path, &root);
-            inspect_package(device, &path, name, size, false)
-        })
-        .collect()
-}
-
-/// Wipe data / factory reset: erases the profile's data-role `[[wipe]]` partitions through the
-/// device layer's one wipe policy. A profile that names none gets WIPE_NOT_CONFIGURED and nothing
-/// is touched.
-pub fn wipe_data(device: &dyn Device) -> Result<(), Error> {
-    device.wipe(crate::device::WipeRole::Data).map(drop)
-}
-
 /// Runs the recovery screen until the user picks a power action (or Ctrl-C outside an
 /// install). The terminal is restored before this returns, whatever happens.
 pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
@@ -192,7 +102,7 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
         });
     }
 
-    let mut app = App::new(read_facts(&*device), start.elapsed());
+    let mut app = App::new(facade::read_facts(&*device), start.elapsed());
     let devices = opts
         .inputs
         .clone()
@@ -207,7 +117,7 @@ pub fn run(device: Arc<dyn Device>, opts: &Options) -> Result<Outcome, Error> {
     if opts.exit_after_first_frame {
         tty.restore();
         return Ok(Outcome {
-            action: PowerAction::Exit,
+            action: PowerAction::Wait,
             first_frame,
         });
     }
@@ -314,14 +224,13 @@ fn perform(
     cancel: &Arc<AtomicBool>,
     find_storage: Option<&Finder>,
 ) -> Option<PowerAction> {
-    let state_dir = device.profile().state_dir.clone();
     match effect {
         Effect::Power(a) => return Some(a),
         Effect::Scan => {
             let (device, tx, find) = (device.clone(), tx.clone(), find_storage.cloned());
             std::thread::spawn(move || {
                 let extra = find.map(|f| (f.0)()).unwrap_or_default();
-                let _ = tx.send(Msg::Scanned(scan(&*device, &extra)));
+                let _ = tx.send(Msg::Scanned(facade::scan(&*device, &extra)));
             });
         }
         Effect::Check(path) => {
@@ -334,7 +243,7 @@ fn perform(
             let (device, tx) = (device.clone(), tx.clone());
             std::thread::spawn(move || {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                let info = inspect_package(&*device, &path, name, size, true);
+                let info = facade::inspect_package(&*device, &path, name, size, true);
                 let _ = tx.send(Msg::Checked(Box::new(info)));
             });
         }
@@ -347,7 +256,7 @@ fn perform(
             let dev = device.clone();
             let worker = std::thread::spawn(move || {
                 let mut sink = ChannelSink(ev_tx);
-                install::apply(&path, &*dev, &mut sink, &opts)
+                facade::install(&path, &*dev, &mut sink, &opts)
             });
             let tx = tx.clone();
             // Forwards the engine's events in order, then the result once the engine (and with
@@ -358,47 +267,29 @@ fn perform(
                         return;
                     }
                 }
-                let record = worker.join().unwrap_or_else(|_| state::InstallRecord {
-                    package: String::new(),
-                    manifest_sha256: None,
-                    from_version: None,
-                    to_version: None,
-                    target_slot: None,
-                    result: "failure".into(),
-                    code: Code::Internal.number(),
-                    name: Code::Internal.name().into(),
-                    message: "the install thread stopped unexpectedly".into(),
-                    fix: Code::Internal.fix().into(),
-                    started_at: String::new(),
-                    finished_at: String::new(),
-                    duration_ms: 0,
-                    bytes_written: 0,
-                    timings: vec![],
-                    warnings: vec![],
+                let record = worker.join().unwrap_or_else(|_| {
+                    InstallRecord::internal("the install thread stopped unexpectedly")
                 });
                 let _ = tx.send(Msg::InstallDone(Box::new(record)));
             });
         }
         Effect::Cancel => cancel.store(true, Ordering::SeqCst),
         Effect::LoadLog => {
-            let path = state_dir.join(state::LAST_LOG);
-            let text = crate::util::read_bounded(&path, 8 << 20)
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            let path = facade::last_log_path(&**device);
+            let text = facade::read_last_log(&**device);
             let _ = tx.send(Msg::LogLoaded { path, text });
         }
         Effect::LoadLastInstall => {
-            let r = state::read_last_install(&state_dir).map(Box::new);
+            let r = facade::read_last_install(&**device).map(Box::new);
             let _ = tx.send(Msg::LastInstall(r));
         }
         Effect::RefreshFacts => {
-            let _ = tx.send(Msg::Facts(Box::new(read_facts(&**device))));
+            let _ = tx.send(Msg::Facts(Box::new(facade::read_facts(&**device))));
         }
         Effect::Wipe => {
-            let r = wipe_data(&**device).map_err(|e| Failure {
-                code: e.code(),
-                message: e.to_string(),
-            });
+            let r = facade::wipe_data(&**device)
+                .map(drop)
+                .map_err(|e| Failure::from(&e));
             let _ = tx.send(Msg::Wiped(r));
         }
     }

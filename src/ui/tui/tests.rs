@@ -308,7 +308,10 @@ fn record(code: Option<Code>, bytes_written: u64) -> InstallRecord {
         from_version: Some("1.0.0".into()),
         to_version: Some("1.1.0".into()),
         target_slot: Some("b".into()),
-        result: if code.is_none() { "success" } else { "failure" }.into(),
+        result: match code {
+            None => crate::state::Outcome::Success,
+            Some(_) => crate::state::Outcome::Failure,
+        },
         code: code.map(|c| c.number()).unwrap_or(0),
         name: code.map(|c| c.name()).unwrap_or("SUCCESS").into(),
         message: match code {
@@ -692,7 +695,7 @@ fn countdown_reboots_unless_stopped() {
 fn power_menu_items_return_their_actions() {
     for (i, action) in [
         (4, PowerAction::Reboot),
-        (5, PowerAction::RebootBootloader),
+        (5, PowerAction::Bootloader),
         (6, PowerAction::PowerOff),
     ] {
         let mut a = app();

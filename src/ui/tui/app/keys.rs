@@ -239,7 +239,7 @@ impl App {
         if self.installing() {
             return self.cancel_install();
         }
-        vec![Effect::Power(PowerAction::Exit)]
+        vec![Effect::Power(PowerAction::Wait)]
     }
 
     /// Esc or Ctrl-C during the install: cancel only before the first write.
@@ -281,7 +281,7 @@ impl App {
                 vec![]
             }
             4 => vec![Effect::Power(PowerAction::Reboot)],
-            5 => vec![Effect::Power(PowerAction::RebootBootloader)],
+            5 => vec![Effect::Power(PowerAction::Bootloader)],
             _ => vec![Effect::Power(PowerAction::PowerOff)],
         }
     }
@@ -321,7 +321,7 @@ mod tests {
     #[test]
     fn ctrl_c_cancels_an_install_once_before_the_first_write_and_leaves_elsewhere() {
         let mut a = app();
-        assert_eq!(ctrl_c(&mut a), vec![Effect::Power(PowerAction::Exit)]);
+        assert_eq!(ctrl_c(&mut a), vec![Effect::Power(PowerAction::Wait)]);
         a.screen = Screen::Progress(Box::new(ProgressState::new("u.zip".into(), None)));
         assert_eq!(ctrl_c(&mut a), vec![Effect::Cancel]);
         assert!(ctrl_c(&mut a).is_empty());

@@ -3,7 +3,6 @@
 //! [`Effect`]s. Nothing here touches a device, a file or a terminal, so every screen can be driven
 //! by synthetic messages in tests; the runtime ([`super::run`]) performs the effects.
 
-mod facts;
 mod keys;
 mod progress;
 mod result;
@@ -17,35 +16,13 @@ use crate::state::InstallRecord;
 
 use super::input::Key;
 
-pub use facts::{CheckRow, DeviceFacts, Fact, Failure, PackageInfo, Verdict};
+pub use crate::app::{CheckRow, DeviceFacts, Fact, Failure, PackageInfo, PowerAction, Verdict};
 pub use progress::{PhaseRow, ProgressState, RowState};
 pub use result::{Outcome, ResultState, Written};
 
 /// How long the success screen counts down before rebooting by itself.
 pub const REBOOT_COUNTDOWN: Duration = Duration::from_secs(10);
 
-/// What the program's edge must do when the screen is done. The screen never reboots by itself:
-/// the binary decides what each action means on this device (reboot(2) as the recovery init,
-/// or a message and exit on a simulated device).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowerAction {
-    Reboot,
-    RebootBootloader,
-    PowerOff,
-    /// Leave the screen without a power action (Ctrl-C on a development machine).
-    Exit,
-}
-
-impl PowerAction {
-    pub fn label(self) -> &'static str {
-        match self {
-            PowerAction::Reboot => "reboot system",
-            PowerAction::RebootBootloader => "reboot to bootloader",
-            PowerAction::PowerOff => "power off",
-            PowerAction::Exit => "exit",
-        }
-    }
-}
 /// The screens. Each carries its own state; the home selection and the package list live in
 /// [`App`] so they survive going back.
 #[derive(Debug, Clone)]
@@ -123,6 +100,8 @@ pub enum Effect {
     LoadLastInstall,
     RefreshFacts,
     Wipe,
+    /// The screen is done: the program's edge performs this through
+    /// [`crate::app::perform_power`]. The screen never reboots by itself.
     Power(PowerAction),
 }
 

@@ -1,31 +1,14 @@
-//! What the screen knows about the device and about each package found: the facts, the checks
-//! and their verdicts.
+//! Packages in storage: where they are looked for, what each one is, and whether it can be
+//! installed here. Inspecting runs every check and writes nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::device::{Battery, Slot};
-use crate::error::Code;
-use crate::install::events::{CheckName, CheckStatus, Event, PlanSummary};
+use crate::device::storage::{scan_folders, Found};
+use crate::device::Device;
+use crate::error::{Code, HasCode};
+use crate::install::events::{CheckName, CheckStatus, Collect, Event, PlanSummary};
 use crate::package::version::compare_versions;
-
-/// A device fact, or the code and reason why it could not be read.
-pub type Fact<T> = Result<T, (Code, String)>;
-
-/// What the home screen shows about the device.
-#[derive(Debug, Clone)]
-pub struct DeviceFacts {
-    pub product: String,
-    pub hardware_revision: Fact<String>,
-    pub baseband: Fact<Option<String>>,
-    pub current_version: Option<String>,
-    /// The active slot; `None` on a single-slot device.
-    pub active_slot: Fact<Option<Slot>>,
-    pub battery: Fact<Option<Battery>>,
-    pub state_dir: PathBuf,
-    pub free_space: Fact<u64>,
-    /// Where packages are looked for.
-    pub storage: Vec<PathBuf>,
-}
+use crate::{package, Error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -47,6 +30,15 @@ pub struct CheckRow {
 pub struct Failure {
     pub code: Code,
     pub message: String,
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Failure {
+        Failure {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// One package found in storage, with the result of running every check on it (nothing
@@ -144,4 +136,92 @@ impl PackageInfo {
             plan,
         }
     }
+}
+
+/// Where packages were looked for and what was found, in scan order (each root's own files
+/// first).
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub roots: Vec<PathBuf>,
+    pub found: Vec<Found>,
+}
+
+impl Search {
+    /// NO_PACKAGE, naming the files looked for and every folder searched.
+    pub fn nothing_found(&self, device: &dyn Device) -> Error {
+        Error::NoPackage {
+            looked_for: device.profile().package_names.join(", "),
+            locations: self
+                .roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// Looks for the profile's package names in its storage folders, then in `extra` (the cards the
+/// recovery init mounted). Opens nothing.
+pub fn find_packages(device: &dyn Device, extra: &[PathBuf]) -> Search {
+    let p = device.profile();
+    let mut roots = p.storage.clone();
+    roots.extend(extra.iter().cloned());
+    let found = scan_folders(&roots, &p.package_names);
+    Search { roots, found }
+}
+
+/// "sdcard/update.zip": the path from its storage root's name down.
+fn short_name(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    match root.file_name() {
+        Some(r) => Path::new(r).join(rel).display().to_string(),
+        None => rel.display().to_string(),
+    }
+}
+
+/// Runs every check on one package (nothing is written) and summarises it. `precheck`: the user
+/// picked this package (the pre-check screen), so a failure is logged to `last_log` as a
+/// headless failure is; the scan of the list logs nothing.
+pub fn inspect_package(
+    device: &dyn Device,
+    path: &Path,
+    name: String,
+    size: u64,
+    precheck: bool,
+) -> PackageInfo {
+    let mut events = Collect::default();
+    let result = if precheck {
+        super::precheck(path, device, &mut events)
+    } else {
+        super::check(path, device, &mut events)
+    };
+    let failure = result.as_ref().err().map(Failure::from);
+    // The version a package claims, for the list; it is marked by the signature column and only
+    // the signed manifest (in the plan) is used for anything else.
+    let version = package::open_unsigned(path)
+        .ok()
+        .and_then(|o| o.manifest_unverified().ok())
+        .map(|m| m.version);
+    PackageInfo::from_check(
+        path.to_path_buf(),
+        name,
+        size,
+        version,
+        device.current_version().as_deref(),
+        &events.0,
+        failure,
+    )
+}
+
+/// Scans the profile's storage folders and `extra` ones, and inspects every package found.
+pub fn scan(device: &dyn Device, extra: &[PathBuf]) -> Vec<PackageInfo> {
+    find_packages(device, extra)
+        .found
+        .into_iter()
+        .map(|Found { path, size, root }| {
+            let name = short_name(&path, &root);
+            inspect_package(device, &path, name, size, false)
+        })
+        .collect()
 }
