@@ -7,7 +7,7 @@ use std::path::Path;
 use super::checks::{Source, Target};
 use super::plan::WritePlan;
 use super::{cancelled, journal, stream, write, Event, Options, Phase, Progress, Run};
-use crate::device::{Access, Device, FlashTarget, SlotControl};
+use crate::device::{Access, Device, FlashTarget, Slot, SlotControl};
 use crate::package::Package;
 use crate::state;
 use crate::Error;
@@ -89,7 +89,7 @@ fn start_writing(
     run: &mut Run<'_>,
     device: &dyn Device,
     journal: &journal::Journal,
-    switch_to: Option<crate::device::Slot>,
+    switch_to: Option<Slot>,
 ) -> Result<Option<Box<dyn SlotControl>>, Error> {
     let mut slots = device.slot_control()?;
     journal::store(&device.profile().state_dir, journal)?;
@@ -160,7 +160,7 @@ fn flush_and_switch(
     written: Vec<(&str, Box<dyn FlashTarget>)>,
     journal: &mut journal::Journal,
     mut slots: Option<Box<dyn SlotControl>>,
-    switch_to: Option<crate::device::Slot>,
+    switch_to: Option<Slot>,
 ) -> Result<(), Error> {
     run.phase(Phase::Flush);
     for (name, part) in &written {
@@ -191,7 +191,7 @@ pub(super) fn finish(
     device: &dyn Device,
     state_dir: &Path,
     wipe: bool,
-    target: Option<crate::device::Slot>,
+    target: Option<Slot>,
 ) -> Result<Vec<String>, Error> {
     let mut warnings = Vec::new();
     let profile = device.profile();

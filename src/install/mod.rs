@@ -1,7 +1,11 @@
 //! The install engine: open → signature → checks → plan → (verify) → write → flush → switch slot
-//! → record. Checking is [`check`] (with [`checks`]); installing is a [`plan`] value built first
-//! (which images go where, in what order, from where), then carried out by [`execute`] step by
-//! step; every target is written through the flash seam ([`crate::device::target`]). It reports through a [`Sink`] and never draws.
+//! → record. It reports through a [`Sink`] and never draws.
+//!
+//! Where to read: [`check`] opens, verifies and runs the device [`checks`] (which also lay out
+//! which images go where, in what order, from where); an install then builds a [`plan`] value
+//! first, what to do about an earlier attempt included ([`resume`]), and carries it out step by
+//! step ([`execute`]: verify in place, write or copy each image ([`write`]), flush and switch,
+//! finish). Every target is written through the flash seam ([`crate::device::target`]).
 //!
 //! Safety rules, enforced here:
 //! - no byte reaches a partition unless its chunk hash matched the signed manifest;
