@@ -523,7 +523,8 @@ mod io_faults {
     //! EIO on write and a failing flush, injected below the engine with a Device wrapper.
     use super::*;
     use recovery_updater::device::{
-        Battery, BlockDevice, Device, Profile, ProfileDevice, SlotControl,
+        Access, Battery, Device, FlashTarget, FlashType, Identity, Opened, Profile, ProfileDevice,
+        SlotControl,
     };
     use recovery_updater::install::{self, events::Collect, Options};
     use recovery_updater::Error;
@@ -546,14 +547,17 @@ mod io_faults {
     }
 
     struct FaultyPart {
-        inner: Box<dyn BlockDevice>,
+        inner: Box<dyn FlashTarget>,
         fault: Fault,
         written: Arc<AtomicU64>,
     }
 
-    impl BlockDevice for FaultyPart {
+    impl FlashTarget for FaultyPart {
         fn size(&self) -> io::Result<u64> {
             self.inner.size()
+        }
+        fn identity(&self) -> io::Result<Identity> {
+            self.inner.identity()
         }
         fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
             self.inner.read_exact_at(buf, offset)
@@ -593,8 +597,8 @@ mod io_faults {
         fn free_space(&self, path: &Path) -> io::Result<u64> {
             self.inner.free_space(path)
         }
-        fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error> {
-            let inner = self.inner.open_partition(path, write)?;
+        fn open_target(&self, kind: FlashType, path: &Path, access: Access) -> Opened {
+            let inner = self.inner.open_target(kind, path, access)?;
             Ok(Box::new(FaultyPart {
                 inner,
                 fault: self.fault,

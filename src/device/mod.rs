@@ -1,4 +1,4 @@
-//! The device boundary: block devices, platform facts and slot control.
+//! The device boundary: flash targets ([`target`]), platform facts and slot control.
 //!
 //! The engine only talks to the [`Device`] trait. [`ProfileDevice`] implements it from a device
 //! profile; its partitions may be regular files (tests, the demo) or block devices (a real
@@ -10,12 +10,11 @@ pub mod discovery;
 pub mod power;
 pub mod profile;
 pub mod storage;
+pub mod target;
 pub mod uboot_env;
 pub mod wipe;
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -23,6 +22,8 @@ use serde::Serialize;
 use crate::Error;
 pub use boot_control::{BootControl, SlotMetadata};
 pub use profile::{BatterySource, Fact, PartitionDef, Profile, SlotMode, WipeRole};
+use target::block::BlockTarget;
+pub use target::{Access, FlashTarget, FlashType, Identity};
 
 /// An A/B slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -61,16 +62,6 @@ impl std::fmt::Display for Slot {
     }
 }
 
-/// A partition opened for reading or writing at absolute offsets.
-pub trait BlockDevice: Send + Sync {
-    /// Size in bytes: a block device's capacity, or a regular file's length.
-    fn size(&self) -> io::Result<u64>;
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
-    /// Makes everything written so far durable.
-    fn flush(&self) -> io::Result<()>;
-}
-
 /// Battery state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Battery {
@@ -96,6 +87,9 @@ pub trait SlotControl: Send {
     fn set_active(&mut self, slot: Slot) -> Result<(), Error>;
 }
 
+/// A target opened by [`Device::open_target`]: 9050 when it cannot be opened.
+pub type Opened = Result<Box<dyn FlashTarget>, Error>;
+
 /// Everything the engine needs from a device.
 pub trait Device: Send + Sync {
     fn profile(&self) -> &Profile;
@@ -107,7 +101,9 @@ pub trait Device: Send + Sync {
     fn current_version(&self) -> Option<String>;
     /// Free bytes on the filesystem holding `path`.
     fn free_space(&self, path: &Path) -> io::Result<u64>;
-    fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error>;
+    /// Opens the partition at `path` as a flash target of `kind` (the profile's partition
+    /// `type`), through the handler table [`target::open`].
+    fn open_target(&self, kind: FlashType, path: &Path, access: Access) -> Opened;
     /// Slot control for A/B devices; `None` for single-slot devices.
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error>;
     /// Wipe data / wipe cache: erases the profile's `[[wipe]]` partitions of `role`, nothing
@@ -125,90 +121,6 @@ pub fn partition_path(def: &PartitionDef, slot: Option<Slot>) -> PathBuf {
     }
 }
 
-/// A partition backed by a regular file or a block device node.
-pub struct FilePartition {
-    file: File,
-    path: PathBuf,
-}
-
-impl FilePartition {
-    pub fn open(path: &Path, write: bool) -> io::Result<FilePartition> {
-        let file = OpenOptions::new().read(true).write(write).open(path)?;
-        Ok(FilePartition {
-            file,
-            path: path.to_path_buf(),
-        })
-    }
-}
-
-/// How far behind the newest write [`FilePartition`] waits for data to reach the medium.
-pub const WRITE_BEHIND: u64 = 16 << 20;
-
-impl FilePartition {
-    /// Write-behind, so flushing overlaps hashing instead of following it: start writeback of
-    /// the range just written (asynchronous), then wait for the range written `WRITE_BEHIND`
-    /// earlier to reach the medium and drop it from the page cache. Without this the kernel
-    /// keeps up to `dirty_ratio` of RAM dirty and the final fsync writes it all while nothing
-    /// else runs; with it, dirty memory stays under `WRITE_BEHIND` (little RAM in a recovery)
-    /// and the closing `flush()` has almost nothing left to do. Buffered I/O is kept (not
-    /// O_DIRECT): it needs no alignment of the last, partial chunk and costs one memcpy that
-    /// overlaps the hashing.
-    fn write_behind(&self, offset: u64, len: u64) {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.file);
-        let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(len)) else {
-            return;
-        };
-        // SAFETY: sync_file_range and posix_fadvise only take integers and an open descriptor
-        // we own. Both are hints here: where unsupported (e.g. some filesystems) they fail
-        // harmlessly and `flush()` (fsync) still makes everything durable, so errors are ignored.
-        unsafe {
-            libc::sync_file_range(fd, off, n, libc::SYNC_FILE_RANGE_WRITE);
-        }
-        let Some(old) = offset.checked_sub(WRITE_BEHIND) else {
-            return;
-        };
-        let Ok(old) = i64::try_from(old) else { return };
-        // SAFETY: as above.
-        unsafe {
-            libc::sync_file_range(
-                fd,
-                old,
-                n,
-                libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                    | libc::SYNC_FILE_RANGE_WRITE
-                    | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-            );
-            libc::posix_fadvise(fd, old, n, libc::POSIX_FADV_DONTNEED);
-        }
-    }
-}
-
-impl BlockDevice for FilePartition {
-    fn size(&self) -> io::Result<u64> {
-        let meta = self.file.metadata()?;
-        use std::os::unix::fs::FileTypeExt;
-        if meta.file_type().is_block_device() {
-            crate::sys::block_device_size(&self.file)
-        } else {
-            Ok(meta.len())
-        }
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        FileExt::read_exact_at(&self.file, buf, offset)
-    }
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        FileExt::write_all_at(&self.file, buf, offset)?;
-        self.write_behind(offset, buf.len() as u64);
-        Ok(())
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.file.sync_all()?;
-        crate::sys::flush_block_buffers(&self.file).map_err(|e| {
-            io::Error::new(e.kind(), format!("{}: BLKFLSBUF: {e}", self.path.display()))
-        })
-    }
-}
-
 /// Android's misc partition as slot control.
 pub struct MiscSlotControl {
     path: PathBuf,
@@ -220,7 +132,7 @@ impl MiscSlotControl {
     }
 
     fn read(&self) -> Result<[u8; boot_control::SIZE], Error> {
-        let part = FilePartition::open(&self.path, false).map_err(|e| Error::SlotState {
+        let part = BlockTarget::open(&self.path, Access::Read).map_err(|e| Error::SlotState {
             reason: format!("{}: {e}", self.path.display()),
         })?;
         let mut raw = [0u8; boot_control::SIZE];
@@ -232,7 +144,7 @@ impl MiscSlotControl {
     }
 
     fn write(&self, bc: &BootControl) -> io::Result<()> {
-        let part = FilePartition::open(&self.path, true)?;
+        let part = BlockTarget::open(&self.path, Access::Write)?;
         part.write_all_at(&bc.encode(), boot_control::OFFSET)?;
         part.flush()
     }
@@ -399,13 +311,11 @@ impl Device for ProfileDevice {
         crate::sys::free_space(path)
     }
 
-    fn open_partition(&self, path: &Path, write: bool) -> Result<Box<dyn BlockDevice>, Error> {
-        FilePartition::open(path, write)
-            .map(|p| Box::new(p) as Box<dyn BlockDevice>)
-            .map_err(|source| Error::PartitionOpen {
-                path: path.to_path_buf(),
-                source,
-            })
+    fn open_target(&self, kind: FlashType, path: &Path, access: Access) -> Opened {
+        target::open(kind, path, access).map_err(|source| Error::PartitionOpen {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error> {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::device::target::FlashType;
 use crate::Error;
 
 /// Largest profile we read: it is a small hand-written file.
@@ -214,6 +215,10 @@ pub struct PartitionDef {
     pub name: String,
     /// Path of the partition; `{slot}` becomes `a` or `b` on A/B devices.
     pub path: String,
+    /// The kind of flash (`type = "block"`, the default): which handler writes it
+    /// ([`crate::device::target::open`]).
+    #[serde(rename = "type", default)]
+    pub kind: FlashType,
 }
 
 impl PartitionDef {
@@ -316,6 +321,161 @@ pub struct Profile {
     pub init: InitDef,
 }
 
+/// Makes a profile's relative paths absolute against its folder.
+struct Resolve<'d> {
+    dir: &'d Path,
+}
+
+impl Resolve<'_> {
+    fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+    /// For partition paths, which are strings because of their `{slot}`.
+    fn string(&self, p: &str) -> String {
+        self.path(Path::new(p)).to_string_lossy().into_owned()
+    }
+    fn fact(&self, f: Fact) -> Fact {
+        match f {
+            Fact::File { file, regex } => Fact::File {
+                file: self.path(&file),
+                regex,
+            },
+            lit => lit,
+        }
+    }
+}
+
+impl RawProfile {
+    /// Every rule a profile must meet that its TOML types do not express, first failure first.
+    fn validate(&self, path: &Path) -> Result<(), Error> {
+        if self.product.trim().is_empty() {
+            return Err(invalid(path, "product is empty"));
+        }
+        if self.keys.is_empty() {
+            return Err(invalid(path, "no trusted keys listed"));
+        }
+        self.validate_partitions(path)?;
+        if let Some(p) = self.min_battery_percent {
+            if p > 100 {
+                return Err(invalid(path, "min_battery_percent above 100"));
+            }
+        }
+        for f in [&self.hardware_revision]
+            .into_iter()
+            .chain(self.baseband.as_ref())
+            .chain(self.current_version.as_ref())
+        {
+            if let Fact::File { regex: Some(r), .. } = f {
+                regex::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
+            }
+        }
+        if let Some(BatterySource::Auto(s)) = &self.battery {
+            if s != "auto" {
+                return Err(invalid(
+                    path,
+                    format!("battery = {s:?}: want \"auto\" or a table"),
+                ));
+            }
+        }
+        if let Some(u) = &self.slots.uboot_env {
+            if !u.left_var.contains("{SLOT}") || u.slot_names[0] == u.slot_names[1] {
+                return Err(invalid(
+                    path,
+                    "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names",
+                ));
+            }
+        }
+        if let Some(v) = &self.init.viewport {
+            if parse_viewport(v).is_none() {
+                return Err(invalid(
+                    path,
+                    format!("init.viewport {v:?}: want COLSxROWS"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[partition]]` names, `{slot}` against the slot mode, and what A/B needs.
+    fn validate_partitions(&self, path: &Path) -> Result<(), Error> {
+        if self.partitions.is_empty() {
+            return Err(invalid(path, "no [[partition]] listed"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.partitions {
+            if !crate::package::manifest::valid_partition_name(&p.name) {
+                return Err(invalid(path, format!("bad partition name {:?}", p.name)));
+            }
+            if !names.insert(p.name.clone()) {
+                return Err(invalid(path, format!("partition {} listed twice", p.name)));
+            }
+            if self.slots.mode == SlotMode::Single && p.slotted() {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "partition {} uses {{slot}} but slots.mode is single",
+                        p.name
+                    ),
+                ));
+            }
+        }
+        if self.slots.mode == SlotMode::Ab {
+            if self.slots.misc.is_none() && self.slots.uboot_env.is_none() {
+                return Err(invalid(
+                    path,
+                    "slots.mode = \"ab\" needs slots.misc (or slots.uboot_env)",
+                ));
+            }
+            if !self.partitions.iter().any(PartitionDef::slotted) {
+                return Err(invalid(path, "A/B device without any {slot} partition"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[[wipe]]` entries with absolute paths; none may be slotted or name an update or
+    /// misc partition.
+    fn wipe_defs(&self, path: &Path, at: &Resolve<'_>) -> Result<Vec<WipeDef>, Error> {
+        let mut wipe = Vec::new();
+        for w in &self.wipe {
+            if w.path.contains("{slot}") {
+                return Err(invalid(
+                    path,
+                    format!("wipe partition {} uses {{slot}}", w.name),
+                ));
+            }
+            let wp = at.string(&w.path);
+            let clash = self.partitions.iter().any(|p| {
+                let pp = at.string(&p.path);
+                pp == wp || pp.replace("{slot}", "a") == wp || pp.replace("{slot}", "b") == wp
+            }) || self
+                .slots
+                .misc
+                .as_ref()
+                .is_some_and(|m| at.path(m).to_string_lossy() == wp);
+            if clash {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "wipe partition {} is also an update or misc partition",
+                        w.name
+                    ),
+                ));
+            }
+            wipe.push(WipeDef {
+                name: w.name.clone(),
+                path: wp,
+                role: w.role,
+            });
+        }
+        Ok(wipe)
+    }
+}
+
 fn invalid(path: &Path, reason: impl Into<String>) -> Error {
     Error::Profile {
         path: path.to_path_buf(),
@@ -343,154 +503,26 @@ impl Profile {
     /// Parses profile text; `dir` is what relative paths resolve against.
     pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Profile, Error> {
         let raw: RawProfile = toml::from_str(text).map_err(|e| invalid(path, e.to_string()))?;
-        let abs = |p: &Path| -> PathBuf {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                dir.join(p)
-            }
-        };
-        let fact = |f: Fact| -> Fact {
-            match f {
-                Fact::File { file, regex } => Fact::File {
-                    file: abs(&file),
-                    regex,
-                },
-                lit => lit,
-            }
-        };
-        if raw.product.trim().is_empty() {
-            return Err(invalid(path, "product is empty"));
-        }
-        if raw.keys.is_empty() {
-            return Err(invalid(path, "no trusted keys listed"));
-        }
-        if raw.partitions.is_empty() {
-            return Err(invalid(path, "no [[partition]] listed"));
-        }
-        let mut names = std::collections::HashSet::new();
-        for p in &raw.partitions {
-            if !crate::package::manifest::valid_partition_name(&p.name) {
-                return Err(invalid(path, format!("bad partition name {:?}", p.name)));
-            }
-            if !names.insert(p.name.clone()) {
-                return Err(invalid(path, format!("partition {} listed twice", p.name)));
-            }
-            if raw.slots.mode == SlotMode::Single && p.slotted() {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "partition {} uses {{slot}} but slots.mode is single",
-                        p.name
-                    ),
-                ));
-            }
-        }
-        if raw.slots.mode == SlotMode::Ab {
-            if raw.slots.misc.is_none() && raw.slots.uboot_env.is_none() {
-                return Err(invalid(
-                    path,
-                    "slots.mode = \"ab\" needs slots.misc (or slots.uboot_env)",
-                ));
-            }
-            if !raw.partitions.iter().any(PartitionDef::slotted) {
-                return Err(invalid(path, "A/B device without any {slot} partition"));
-            }
-        }
-        if let Some(p) = raw.min_battery_percent {
-            if p > 100 {
-                return Err(invalid(path, "min_battery_percent above 100"));
-            }
-        }
-        for f in [&raw.hardware_revision]
-            .into_iter()
-            .chain(raw.baseband.as_ref())
-            .chain(raw.current_version.as_ref())
-        {
-            if let Fact::File { regex: Some(r), .. } = f {
-                regex::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
-            }
-        }
-        let state_dir = abs(&raw.state_dir);
+        raw.validate(path)?;
+        let at = Resolve { dir };
+        let wipe = raw.wipe_defs(path, &at)?;
+        let state_dir = at.path(&raw.state_dir);
         let rollback_index_file = raw
             .rollback_index_file
-            .map(|p| abs(&p))
+            .map(|p| at.path(&p))
             .unwrap_or_else(|| state_dir.join("rollback_index"));
-        if let Some(BatterySource::Auto(s)) = &raw.battery {
-            if s != "auto" {
-                return Err(invalid(
-                    path,
-                    format!("battery = {s:?}: want \"auto\" or a table"),
-                ));
-            }
-        }
-        if let Some(u) = &raw.slots.uboot_env {
-            if !u.left_var.contains("{SLOT}") || u.slot_names[0] == u.slot_names[1] {
-                return Err(invalid(
-                    path,
-                    "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names",
-                ));
-            }
-        }
-        if let Some(v) = &raw.init.viewport {
-            if parse_viewport(v).is_none() {
-                return Err(invalid(
-                    path,
-                    format!("init.viewport {v:?}: want COLSxROWS"),
-                ));
-            }
-        }
-        let abs_str = |p: &str| -> String {
-            if Path::new(p).is_absolute() {
-                p.to_string()
-            } else {
-                dir.join(p).to_string_lossy().into_owned()
-            }
-        };
-        let mut wipe = Vec::new();
-        for w in &raw.wipe {
-            if w.path.contains("{slot}") {
-                return Err(invalid(
-                    path,
-                    format!("wipe partition {} uses {{slot}}", w.name),
-                ));
-            }
-            let wp = abs_str(&w.path);
-            let clash = raw.partitions.iter().any(|p| {
-                let pp = abs_str(&p.path);
-                pp == wp || pp.replace("{slot}", "a") == wp || pp.replace("{slot}", "b") == wp
-            }) || raw
-                .slots
-                .misc
-                .as_ref()
-                .is_some_and(|m| abs(m).to_string_lossy() == wp);
-            if clash {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "wipe partition {} is also an update or misc partition",
-                        w.name
-                    ),
-                ));
-            }
-            wipe.push(WipeDef {
-                name: w.name.clone(),
-                path: wp,
-                role: w.role,
-            });
-        }
         let mut init = raw.init.clone();
-        init.module_dir = init.module_dir.map(|p| abs(&p));
+        init.module_dir = init.module_dir.map(|p| at.path(&p));
         init.command_file = Some(
             init.command_file
-                .map(|p| abs(&p))
-                .unwrap_or_else(|| abs(&raw.state_dir).join("command")),
+                .map(|p| at.path(&p))
+                .unwrap_or_else(|| state_dir.join("command")),
         );
         let slots = Slots {
             mode: raw.slots.mode,
-            misc: raw.slots.misc.map(|p| abs(&p)),
+            misc: raw.slots.misc.map(|p| at.path(&p)),
             uboot_env: raw.slots.uboot_env.map(|u| UbootEnvDef {
-                config: abs(&u.config),
+                config: at.path(&u.config),
                 ..u
             }),
         };
@@ -498,12 +530,8 @@ impl Profile {
             .partitions
             .into_iter()
             .map(|p| PartitionDef {
-                path: if Path::new(&p.path).is_absolute() {
-                    p.path
-                } else {
-                    dir.join(&p.path).to_string_lossy().into_owned()
-                },
-                name: p.name,
+                path: at.string(&p.path),
+                ..p
             })
             .collect();
         let battery = raw.battery.map(|b| match b {
@@ -511,8 +539,8 @@ impl Profile {
                 capacity_file,
                 status_file,
             } => BatterySource::Files {
-                capacity_file: abs(&capacity_file),
-                status_file: status_file.map(|p| abs(&p)),
+                capacity_file: at.path(&capacity_file),
+                status_file: status_file.map(|p| at.path(&p)),
             },
             fixed => fixed,
         });
@@ -520,16 +548,16 @@ impl Profile {
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
             product: raw.product,
-            hardware_revision: fact(raw.hardware_revision),
-            baseband: raw.baseband.map(fact),
-            current_version: raw.current_version.map(fact),
-            keys: raw.keys.iter().map(|p| abs(p)).collect(),
+            hardware_revision: at.fact(raw.hardware_revision),
+            baseband: raw.baseband.map(|f| at.fact(f)),
+            current_version: raw.current_version.map(|f| at.fact(f)),
+            keys: raw.keys.iter().map(|p| at.path(p)).collect(),
             state_dir,
             rollback_index_file,
             min_battery_percent: raw.min_battery_percent,
             battery,
             min_free_state_bytes: raw.min_free_state_bytes,
-            storage: raw.storage.iter().map(|p| abs(p)).collect(),
+            storage: raw.storage.iter().map(|p| at.path(p)).collect(),
             package_names: raw.package_names,
             slots,
             partitions,
@@ -636,6 +664,20 @@ path = "/dev/block/by-name/modem"
             assert!(e.to_string().contains(want), "{e} should mention {want}");
             assert_eq!(crate::HasCode::code(&e), crate::Code::ProfileInvalid);
         }
+    }
+
+    #[test]
+    fn partition_type_names_the_flash_handler() {
+        let p = Profile::parse(SAMPLE, Path::new("d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.partitions[0].kind, FlashType::Block, "block by default");
+        let typed = SAMPLE.replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"block\"\n");
+        let p = Profile::parse(&typed, Path::new("d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.partitions[1].kind, FlashType::Block);
+        // A type without a handler is refused when the profile loads, not at the first write.
+        let nand = SAMPLE.replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"mtd\"\n");
+        let e = Profile::parse(&nand, Path::new("d.toml"), Path::new("/r")).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `mtd`"), "{e}");
+        assert_eq!(crate::HasCode::code(&e), crate::Code::ProfileInvalid);
     }
 }
 

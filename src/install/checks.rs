@@ -1,7 +1,9 @@
 //! Device policy: product, hardware revision, baseband, anti-rollback, battery, free space and
 //! partition fit. Runs only on a verified package; nothing here writes.
 
-use crate::device::{partition_path, Device, Slot, SlotMode};
+use std::path::{Path, PathBuf};
+
+use crate::device::{partition_path, Access, Device, FlashType, Identity, Slot, SlotMode};
 use crate::error::HasCode;
 use crate::install::events::{CheckName, CheckStatus, Event, PlannedImage, Sink};
 use crate::package::manifest::matches_any;
@@ -12,20 +14,50 @@ use crate::Error;
 pub const DEFAULT_MIN_BATTERY: u8 = 20;
 const CHARGING_ALLOWANCE: u8 = 5;
 
-/// Where each image goes, decided from the device's slot state.
+/// Where a target's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Image `i` of the package (`Package::images()[i]`): every chunk is checked against its
+    /// signed hash before it is written.
+    Package(usize),
+    /// A/B: the active slot's copy of a slotted partition the package does not carry (this
+    /// path); the copy is read back and compared.
+    ActiveSlot(PathBuf),
+}
+
+impl Source {
+    /// The package image, for a target written from the package.
+    pub fn image(&self) -> Option<usize> {
+        match self {
+            Source::Package(i) => Some(*i),
+            Source::ActiveSlot(_) => None,
+        }
+    }
+
+    /// How the plan event names it: `write` or `copy`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Source::Package(_) => "write",
+            Source::ActiveSlot(_) => "copy",
+        }
+    }
+}
+
+/// One place an image goes, decided from the device's slot state.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Index into `Package::images`, or None for a copy from the active slot.
-    pub image: Option<usize>,
     pub partition: String,
-    pub path: std::path::PathBuf,
+    pub path: PathBuf,
+    /// The profile's partition type: which flash handler opens `path`.
+    pub kind: FlashType,
+    pub source: Source,
     pub bytes: u64,
-    /// For copies: the active slot's partition.
-    pub copy_from: Option<std::path::PathBuf>,
     /// Written in place: every partition of a single-slot device, and on an A/B device a
     /// partition shared by both slots (its path has no `{slot}`, e.g. a modem). No second copy
     /// exists, so the whole package is verified before its first write.
     pub in_place: bool,
+    /// What `path` is to the kernel, read when the plan opened it (for the 9057 check).
+    pub identity: Identity,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +241,17 @@ fn battery(device: &dyn Device, m: &crate::package::Manifest) -> Result<Passed, 
     })
 }
 
+/// Opens a target read-only through its flash handler: its size and its identity.
+fn probe(device: &dyn Device, kind: FlashType, path: &Path) -> Result<(u64, Identity), Error> {
+    let t = device.open_target(kind, path, Access::Read)?;
+    t.size()
+        .and_then(|size| Ok((size, t.identity()?)))
+        .map_err(|source| Error::PartitionOpen {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// Decides the target slot and checks that every image has a partition it fits in.
 fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
     let profile = device.profile();
@@ -227,13 +270,7 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
                 partition: img.partition.clone(),
             })?;
         let path = partition_path(def, target);
-        let size = device
-            .open_partition(&path, false)?
-            .size()
-            .map_err(|source| Error::PartitionOpen {
-                path: path.clone(),
-                source,
-            })?;
+        let (size, identity) = probe(device, def.kind, &path)?;
         if img.size > size {
             return Err(Error::ImageTooLarge {
                 partition: img.partition.clone(),
@@ -242,12 +279,13 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             });
         }
         targets.push(Target {
-            image: Some(i),
             partition: img.partition.clone(),
             path,
+            kind: def.kind,
+            source: Source::Package(i),
             bytes: img.size,
-            copy_from: None,
             in_place: target.is_none() || !def.slotted(),
+            identity,
         });
     }
     // A/B: a slotted partition the package does not carry is copied from the active slot, so the
@@ -259,16 +297,8 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             }
             let from = partition_path(def, Some(a));
             let to = partition_path(def, Some(t));
-            let open_size = |p: &std::path::Path| -> Result<u64, Error> {
-                device
-                    .open_partition(p, false)?
-                    .size()
-                    .map_err(|source| Error::PartitionOpen {
-                        path: p.to_path_buf(),
-                        source,
-                    })
-            };
-            let (src, dst) = (open_size(&from)?, open_size(&to)?);
+            let (src, _) = probe(device, def.kind, &from)?;
+            let (dst, identity) = probe(device, def.kind, &to)?;
             if src > dst {
                 return Err(Error::ImageTooLarge {
                     partition: def.name.clone(),
@@ -277,12 +307,13 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
                 });
             }
             targets.push(Target {
-                image: None,
                 partition: def.name.clone(),
                 path: to,
+                kind: def.kind,
+                source: Source::ActiveSlot(from),
                 bytes: src,
-                copy_from: Some(from),
                 in_place: false,
+                identity,
             });
         }
     }
@@ -303,7 +334,9 @@ impl Layout {
     /// Whether some partition is written in place, so the whole package must be verified
     /// before the first write.
     pub fn writes_in_place(&self) -> bool {
-        self.targets.iter().any(|t| t.in_place && t.image.is_some())
+        self.targets
+            .iter()
+            .any(|t| t.in_place && matches!(t.source, Source::Package(_)))
     }
 
     pub fn planned(&self) -> Vec<PlannedImage> {
@@ -313,11 +346,7 @@ impl Layout {
                 partition: t.partition.clone(),
                 path: t.path.display().to_string(),
                 bytes: t.bytes,
-                source: if t.copy_from.is_some() {
-                    "copy"
-                } else {
-                    "write"
-                },
+                source: t.source.label(),
             })
             .collect()
     }

@@ -3,9 +3,11 @@
 //!
 //! Paths lie: `boot_b.img -> boot_a.img`, `/dev/block/by-name/*` entries are symlinks, a hard
 //! link gives a file a second name, and two device nodes can name one block device. So every
-//! target is resolved to what the kernel sees (`stat`, following links): a block or character
-//! device by its type and device number (`st_rdev`), anything else by filesystem and inode
-//! (`st_dev`, `st_ino`). It is refused (9057) when it is the same as
+//! target is resolved to what the kernel sees ([`Identity`]: the open target's `fstat`, asked
+//! through [`crate::device::FlashTarget::identity`] when the plan opens it; protected paths are
+//! `stat`ed, following links): a block or character device by its type and device number
+//! (`st_rdev`), anything else by filesystem and inode (`st_dev`, `st_ino`). It is refused (9057)
+//! when it is the same as
 //! - a partition of the active slot (the slot the device boots; the running system's);
 //! - the slot control: misc, or a U-Boot environment copy;
 //! - the recovery state: the state directory, a file in it, the rollback index file, or the
@@ -14,47 +16,12 @@
 //!
 //! The check runs in the plan phase, before the first write.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::device::{partition_path, Device, Slot};
+use crate::device::{partition_path, Device, Identity, Slot};
 use crate::install::checks::Target;
 use crate::Error;
-
-/// What a path resolves to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identity {
-    /// A block device node: the device it names (`st_rdev`).
-    Block(u64),
-    /// A character device node (its numbers are a separate space from block devices').
-    Char(u64),
-    /// A regular file or directory: filesystem and inode.
-    Inode { dev: u64, ino: u64 },
-}
-
-impl Identity {
-    pub fn of(path: &Path) -> std::io::Result<Identity> {
-        let m = std::fs::metadata(path)?;
-        let ft = m.file_type();
-        Ok(if ft.is_block_device() {
-            Identity::Block(m.rdev())
-        } else if ft.is_char_device() {
-            Identity::Char(m.rdev())
-        } else {
-            Identity::Inode {
-                dev: m.dev(),
-                ino: m.ino(),
-            }
-        })
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Identity::Block(_) | Identity::Char(_) => "the same device as",
-            Identity::Inode { .. } => "the same file as",
-        }
-    }
-}
 
 /// Something that must not be written, and how to name it in the error.
 struct Protected {
@@ -70,10 +37,7 @@ pub fn check_targets(
 ) -> Result<(), Error> {
     let protected = protected(device, active);
     for t in targets {
-        let id = Identity::of(&t.path).map_err(|source| Error::PartitionOpen {
-            path: t.path.clone(),
-            source,
-        })?;
+        let id = t.identity;
         if let Some(p) = protected.iter().find(|p| p.id == id) {
             return Err(Error::TargetProtected {
                 partition: t.partition.clone(),

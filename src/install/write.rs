@@ -5,8 +5,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{checks, journal, stream, Counters, Phase, Run};
-use crate::device::{BlockDevice, Device};
+use super::{checks, journal, stream, Phase, Progress, Run};
+use crate::device::{Access, Device, FlashTarget};
 use crate::package::{self, Package};
 use crate::Error;
 
@@ -15,7 +15,7 @@ pub(super) struct ImageWrite<'w> {
     pub pkg: &'w Package,
     pub img: &'w package::Image,
     pub path: &'w Path,
-    pub part: &'w dyn BlockDevice,
+    pub part: &'w dyn FlashTarget,
     /// Chunks an earlier attempt counted as flushed.
     pub resume_from: u64,
     pub state_dir: &'w Path,
@@ -28,7 +28,7 @@ pub(super) fn write_image(
     run: &mut Run<'_>,
     w: &ImageWrite<'_>,
     journal: &mut journal::Journal,
-    count: &mut Counters<'_>,
+    progress: &mut Progress,
 ) -> Result<(), Error> {
     let img = w.img;
     if w.resume_from > 0 {
@@ -83,12 +83,13 @@ pub(super) fn write_image(
             let already = index < w.resume_from
                 && chunk_on_flash(part_ref, img, index, offset, bytes.len(), &mut readback)
                     .map_err(write_err)?;
+            let n = bytes.len() as u64;
             if already {
                 kept += 1;
             } else {
                 part_ref.write_all_at(bytes, offset).map_err(write_err)?;
-                *count.bytes_written += bytes.len() as u64;
-                since_checkpoint += bytes.len() as u64;
+                progress.written += n;
+                since_checkpoint += n;
             }
             if since_checkpoint >= interval {
                 // Durable first, then recorded: the journal never counts a chunk that a power
@@ -99,9 +100,8 @@ pub(super) fn write_image(
                 flushing = Some((index + 1, scope.spawn(move || part_ref.flush())));
                 since_checkpoint = 0;
             }
-            image_done += bytes.len() as u64;
-            count.done += bytes.len() as u64;
-            count.progress(run, Phase::Write, &img.partition, (image_done, img.size));
+            image_done += n;
+            progress.advance(run, Phase::Write, &img.partition, n, (image_done, img.size));
             Ok(())
         })
         .and_then(|()| match flushing.take() {
@@ -120,33 +120,32 @@ pub(super) fn write_image(
 }
 
 /// A/B: copies a slotted partition the package does not carry from the active slot.
-pub(super) fn copy_target(
+pub(super) fn copy_image(
     run: &mut Run<'_>,
     device: &dyn Device,
     t: &checks::Target,
     from: &Path,
-    part: &dyn BlockDevice,
-    count: &mut Counters<'_>,
+    part: &dyn FlashTarget,
+    progress: &mut Progress,
 ) -> Result<(), Error> {
     run.log(format!(
         "copying {} from the active slot ({}): not in the package",
         t.partition,
         from.display()
     ));
-    let src = device.open_partition(from, false)?;
+    let src = device.open_target(t.kind, from, Access::Read)?;
     let mut image_done = 0u64;
-    copy_partition(&*src, part, t, &mut |n| {
-        *count.bytes_written += n;
+    copy_partition(&*src, part, t, from, &mut |n| {
+        progress.written += n;
         image_done += n;
-        count.done += n;
-        count.progress(run, Phase::Write, &t.partition, (image_done, t.bytes));
+        progress.advance(run, Phase::Write, &t.partition, n, (image_done, t.bytes));
     })
 }
 
 /// Whether chunk `index` is already on the partition: read back and hashed against the signed
 /// chunk hash (the journal alone is not trusted).
 pub(super) fn chunk_on_flash(
-    part: &dyn BlockDevice,
+    part: &dyn FlashTarget,
     img: &package::Image,
     index: u64,
     offset: u64,
@@ -165,15 +164,16 @@ pub(super) fn chunk_on_flash(
 /// Copies an untouched slotted partition from the active slot, then reads the copy back and
 /// compares hashes: the new slot must be complete and exact.
 fn copy_partition(
-    src: &dyn BlockDevice,
-    dst: &dyn BlockDevice,
+    src: &dyn FlashTarget,
+    dst: &dyn FlashTarget,
     t: &checks::Target,
+    from: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), Error> {
     const BUF: u64 = 1 << 20;
     let name = &t.partition;
     let read_err = |source: std::io::Error| Error::PartitionOpen {
-        path: t.copy_from.clone().unwrap_or_default(),
+        path: from.to_path_buf(),
         source,
     };
     let mut buf = vec![0u8; BUF as usize];
