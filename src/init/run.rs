@@ -42,11 +42,7 @@ fn say(msg: &str) {
 }
 
 fn show_error(e: &Error) {
-    let c = e.code();
-    eprintln!("error {}: {}", c.number(), c.name());
-    eprintln!("  what happened: {}", c.meaning());
-    eprintln!("  detail: {e}");
-    eprintln!("  what to do: {}", c.fix());
+    crate::ui::plain::print_failure(e.code(), &e.to_string());
 }
 
 /// A failure record for last_install.json when no install could even start.
@@ -105,6 +101,7 @@ fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
         &mut sink as &mut dyn Sink,
         &Options::default(),
     );
+    // A failure was printed by the reporter, with the one failure printer.
     if r.success() {
         say(&format!(
             "installed {} from {} ({} bytes written)",
@@ -112,10 +109,6 @@ fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
             path.display(),
             r.bytes_written
         ));
-    } else {
-        eprintln!("error {}: {}", r.code, r.name);
-        eprintln!("  detail: {}", r.message);
-        eprintln!("  what to do: {}", r.fix);
     }
     r
 }

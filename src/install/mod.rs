@@ -33,7 +33,7 @@ use crate::package::{self, Package};
 use crate::state::{self, InstallRecord, Timing};
 use crate::Error;
 pub use checks::Layout;
-pub use events::{CheckName, CheckStatus, Event, Phase, PlanSummary, Sink};
+pub use events::{CheckName, CheckStatus, Event, Finish, Phase, PlanSummary, Sink};
 
 /// Options for an install.
 #[derive(Clone, Default)]
@@ -236,6 +236,20 @@ pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> 
     }
     run.end_phase();
     Ok(())
+}
+
+/// The whole of `verify`: [`check`], then [`verify_data`]; writes nothing. The result also goes
+/// to the sink's [`Sink::finish`].
+pub fn verify(path: &Path, device: &dyn Device, sink: &mut dyn Sink) -> Result<Checked, Error> {
+    let result = check(path, device, sink).and_then(|c| verify_data(&c, sink).map(|()| c));
+    match &result {
+        Ok(c) => sink.finish(&Finish::Verified { plan: &c.plan }),
+        Err(e) => sink.finish(&Finish::Failed {
+            code: e.code(),
+            message: &e.to_string(),
+        }),
+    }
+    result
 }
 
 /// What a successful install did.
@@ -776,7 +790,7 @@ pub fn apply(
         Err(e) => return not_started(path, device, sink, &e, started),
     };
     let mut logger = log::LogSink::new();
-    let mut tee = events::Tee(vec![sink, &mut logger]);
+    let mut tee = events::Tee(vec![&mut *sink, &mut logger]);
     let mut run = Run::new(&mut tee);
     let mut bytes_written = 0;
     let mut checked_info = None;
@@ -835,6 +849,11 @@ pub fn apply(
             .warnings
             .push(format!("last_install.json not saved: {e}"));
     }
+    let log = state_dir.join(state::LAST_LOG);
+    sink.finish(&Finish::Installed {
+        record: &record,
+        log: Some(&log),
+    });
     record
 }
 
@@ -852,7 +871,7 @@ fn not_started(
         message: format!("FAILED: {}: {e}", e.code()),
     });
     let now = crate::util::rfc3339(crate::util::unix_now());
-    InstallRecord {
+    let record = InstallRecord {
         package: path.display().to_string(),
         manifest_sha256: None,
         from_version: device.current_version(),
@@ -869,5 +888,10 @@ fn not_started(
         bytes_written: 0,
         timings: Vec::new(),
         warnings: Vec::new(),
-    }
+    };
+    sink.finish(&Finish::Installed {
+        record: &record,
+        log: None,
+    });
+    record
 }

@@ -1,11 +1,16 @@
 //! Human progress on stderr: one line per phase, check and message; a progress line with
-//! percent, MB/s and time left, redrawn in place on a terminal and printed every 10 % otherwise.
+//! percent, MB/s and time left, redrawn in place on a terminal and printed every 10 % otherwise;
+//! and the result: a summary, or the one failure printer ([`write_failure`]) every front end
+//! uses.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::time::Instant;
 
-use crate::install::events::{Event, Phase, Sink};
+use crate::error::Code;
+use crate::install::events::{Event, Finish, Phase, Sink};
 use crate::install::log::describe;
+use crate::state::InstallRecord;
 
 pub struct PlainReporter<W: Write + Send> {
     out: W,
@@ -41,6 +46,56 @@ impl<W: Write + Send> PlainReporter<W> {
             self.progress_open = false;
         }
     }
+}
+
+/// A failure for a person: the code and its name, what it means, what happened and what to do.
+pub fn write_failure(out: &mut dyn Write, code: Code, detail: &str) -> std::io::Result<()> {
+    writeln!(out, "error {}: {}", code.number(), code.name())?;
+    writeln!(out, "  what happened: {}", code.meaning())?;
+    writeln!(out, "  detail: {detail}")?;
+    writeln!(out, "  what to do: {}", code.fix())
+}
+
+/// [`write_failure`] on stderr (the console, in the recovery).
+pub fn print_failure(code: Code, detail: &str) {
+    let _ = write_failure(&mut std::io::stderr().lock(), code, detail);
+}
+
+/// The end of an install: what was installed and where it boots from, or the failure; then the
+/// warnings and where the log is.
+fn write_record(
+    out: &mut dyn Write,
+    record: &InstallRecord,
+    log: Option<&Path>,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    if record.success() {
+        writeln!(
+            out,
+            "SUCCESS: installed {} ({} written in {:.1} s){}",
+            record.to_version.as_deref().unwrap_or("?"),
+            crate::util::human_bytes(record.bytes_written),
+            record.duration_ms as f64 / 1000.0,
+            record
+                .target_slot
+                .as_deref()
+                .map(|s| format!("; slot {s} boots next"))
+                .unwrap_or_default()
+        )?;
+        for w in &record.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+        if let Some(log) = log {
+            writeln!(out, "log: {}", log.display())?;
+        }
+    } else {
+        let code = Code::from_number(record.code).unwrap_or(Code::Internal);
+        write_failure(out, code, &record.message)?;
+        if let Some(log) = log {
+            writeln!(out, "  log: {}", log.display())?;
+        }
+    }
+    Ok(())
 }
 
 /// MB/s and seconds left from the bytes done in this phase and its elapsed seconds; `None`
@@ -125,6 +180,21 @@ impl<W: Write + Send> Sink for PlainReporter<W> {
                 }
             }
         }
+        let _ = self.out.flush();
+    }
+
+    fn finish(&mut self, result: &Finish<'_>) {
+        self.end_progress_line();
+        let _ = match *result {
+            Finish::Installed { record, log } => write_record(&mut self.out, record, log),
+            Finish::Verified { .. } => writeln!(
+                self.out,
+                "verified: every check passed and every image hash matches; nothing was written"
+            ),
+            Finish::Failed { code, message } => write_failure(&mut self.out, code, message),
+            // `inspect` prints its findings on stdout itself; the init prints its own lines.
+            Finish::Inspected(_) | Finish::Init { .. } => Ok(()),
+        };
         let _ = self.out.flush();
     }
 }
