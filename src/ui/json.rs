@@ -97,8 +97,10 @@ impl<W: Write + Send> Sink for JsonReporter<W> {
                 success,
                 action,
                 code,
-            } => self.line(&json!({"event": "init", "success": success, "action": action,
-                "code": code})),
+            } => self.line(
+                &json!({"event": "init", "success": success, "action": action,
+                "code": code}),
+            ),
         }
     }
 }
@@ -149,5 +151,4 @@ mod tests {
             vec![json!({"event": "init", "success": false, "action": "wait", "code": 9060})]
         );
     }
-
 }
