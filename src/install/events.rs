@@ -249,3 +249,42 @@ impl Sink for ChannelSink {
         let _ = self.0.send(event.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts events and results.
+    #[derive(Default)]
+    struct Count {
+        events: usize,
+        finished: Vec<Code>,
+    }
+
+    impl Sink for Count {
+        fn event(&mut self, _: &Event) {
+            self.events += 1;
+        }
+        fn finish(&mut self, result: &Finish<'_>) {
+            if let Finish::Failed { code, .. } = result {
+                self.finished.push(*code);
+            }
+        }
+    }
+
+    #[test]
+    fn a_tee_passes_the_result_to_every_sink() {
+        let (mut a, mut b) = (Count::default(), Count::default());
+        let mut tee = Tee(vec![&mut a, &mut b]);
+        tee.event(&Event::Committed);
+        tee.finish(&Finish::Failed {
+            code: Code::Cancelled,
+            message: "cancelled",
+        });
+        drop(tee);
+        for s in [a, b] {
+            assert_eq!(s.events, 1);
+            assert_eq!(s.finished, vec![Code::Cancelled]);
+        }
+    }
+}

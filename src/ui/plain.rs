@@ -241,4 +241,88 @@ mod tests {
         assert!(text.contains("system:   6% of 1.00 GiB"), "{text}");
         assert!(!text.contains("0.0 MB/s"), "{text}");
     }
+
+    fn finished(result: &Finish<'_>) -> String {
+        let mut out = Vec::new();
+        PlainReporter::new(&mut out, false).finish(result);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn record(code: u16) -> InstallRecord {
+        let info = Code::from_number(code).map(Code::info);
+        InstallRecord {
+            package: "/sd/update.zip".into(),
+            manifest_sha256: None,
+            from_version: Some("1.0".into()),
+            to_version: Some("1.1".into()),
+            target_slot: Some("b".into()),
+            result: if code == 0 { "success" } else { "failure" }.into(),
+            code,
+            name: info.map_or("SUCCESS", |i| i.name).into(),
+            message: if code == 0 {
+                "installed"
+            } else {
+                "chunk 3 of system"
+            }
+            .into(),
+            fix: info.map_or("", |i| i.fix).into(),
+            started_at: "2024-01-01T00:00:00Z".into(),
+            finished_at: "2024-01-01T00:00:02Z".into(),
+            duration_ms: 2500,
+            bytes_written: 3 << 20,
+            timings: vec![],
+            warnings: vec!["installed version not saved".into()],
+        }
+    }
+
+    #[test]
+    fn a_failure_prints_its_code_meaning_detail_and_fix() {
+        let c = Code::UsageError;
+        let text = finished(&Finish::Failed {
+            code: c,
+            message: "pass --yes",
+        });
+        assert_eq!(
+            text,
+            format!(
+                "error {}: {}\n  what happened: {}\n  detail: pass --yes\n  what to do: {}\n",
+                c.number(),
+                c.name(),
+                c.meaning(),
+                c.fix()
+            )
+        );
+    }
+
+    #[test]
+    fn an_install_ends_with_its_summary_and_log() {
+        let log = Path::new("/state/last_log");
+        let text = finished(&Finish::Installed {
+            record: &record(0),
+            log: Some(log),
+        });
+        assert_eq!(
+            text,
+            "\nSUCCESS: installed 1.1 (3.0 MiB written in 2.5 s); slot b boots next\n\
+             warning: installed version not saved\nlog: /state/last_log\n"
+        );
+        let failed = record(Code::ChunkHashMismatch.number());
+        let text = finished(&Finish::Installed {
+            record: &failed,
+            log: Some(log),
+        });
+        let c = Code::ChunkHashMismatch;
+        assert!(
+            text.starts_with(&format!("\nerror {}: {}\n", c.number(), c.name())),
+            "{text}"
+        );
+        assert!(text.contains("  detail: chunk 3 of system\n"), "{text}");
+        assert!(text.ends_with("  log: /state/last_log\n"), "{text}");
+        // An install refused before it started saved no log: none is named.
+        let text = finished(&Finish::Installed {
+            record: &failed,
+            log: None,
+        });
+        assert!(!text.contains("log:"), "{text}");
+    }
 }
