@@ -6,6 +6,7 @@
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{bin, exit_code, keygen, run, text, Fixture};
@@ -33,17 +34,28 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `recovery-updater VERB PACKAGE --device PROFILE ARGS` on the fixture's device.
+fn on_device(fx: &Fixture, verb: &str, package: &Path, args: &[&str]) -> Output {
+    run(bin()
+        .arg(verb)
+        .arg(package)
+        .arg("--device")
+        .arg(&fx.device)
+        .args(args))
+}
+
+/// A good package signed by a key the device does not trust (9013).
+fn untrusted(fx: &Fixture) -> PathBuf {
+    let (other, _) = keygen(&fx.dir, "other", "ecdsa-p256");
+    fx.pack(&fx.good_spec(), &other, "untrusted.zip")
+}
+
 #[test]
 fn verify_json_ends_with_the_version_and_slot_it_checked() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = fx.good_package();
     let before = fx.snapshot();
-    let out = run(bin()
-        .arg("verify")
-        .arg(&pkg)
-        .arg("--device")
-        .arg(&fx.device)
-        .arg("--json"));
+    let out = on_device(&fx, "verify", &pkg, &["--json"]);
     assert_eq!(exit_code(&out), 0, "{}", text(&out));
     let plan = json_lines(&out)
         .into_iter()
@@ -62,11 +74,7 @@ fn verify_json_ends_with_the_version_and_slot_it_checked() {
 fn verify_in_text_says_nothing_was_written() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = fx.good_package();
-    let out = run(bin()
-        .arg("verify")
-        .arg(&pkg)
-        .arg("--device")
-        .arg(&fx.device));
+    let out = on_device(&fx, "verify", &pkg, &[]);
     assert_eq!(exit_code(&out), 0, "{}", text(&out));
     assert!(out.stdout.is_empty(), "{}", text(&out));
     assert!(
@@ -81,13 +89,8 @@ fn verify_in_text_says_nothing_was_written() {
 #[test]
 fn a_failed_verify_in_text_ends_with_the_failure_printer() {
     let fx = Fixture::new(SlotMode::Ab);
-    let (other, _) = keygen(&fx.dir, "other", "ecdsa-p256");
-    let pkg = fx.pack(&fx.good_spec(), &other, "untrusted.zip");
-    let out = run(bin()
-        .arg("verify")
-        .arg(&pkg)
-        .arg("--device")
-        .arg(&fx.device));
+    let pkg = untrusted(&fx);
+    let out = on_device(&fx, "verify", &pkg, &[]);
     assert_eq!(exit_code(&out), 13, "{}", text(&out));
     let err = stderr(&out);
     let tail: Vec<&str> = err.lines().rev().take(4).collect();
@@ -116,12 +119,7 @@ fn apply_json_ends_with_the_saved_install_record() {
 fn apply_in_text_ends_with_the_summary_and_the_log() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = fx.good_package();
-    let out = run(bin()
-        .arg("apply")
-        .arg(&pkg)
-        .arg("--device")
-        .arg(&fx.device)
-        .arg("--yes"));
+    let out = on_device(&fx, "apply", &pkg, &["--yes"]);
     assert_eq!(exit_code(&out), 0, "{}", text(&out));
     let err = stderr(&out);
     let log = fx.state_file("last_log");
@@ -140,14 +138,8 @@ fn apply_in_text_ends_with_the_summary_and_the_log() {
 #[test]
 fn a_failed_apply_in_text_names_the_code_and_the_log() {
     let fx = Fixture::new(SlotMode::Ab);
-    let (other, _) = keygen(&fx.dir, "other", "ecdsa-p256");
-    let pkg = fx.pack(&fx.good_spec(), &other, "untrusted.zip");
-    let out = run(bin()
-        .arg("apply")
-        .arg(&pkg)
-        .arg("--device")
-        .arg(&fx.device)
-        .arg("--yes"));
+    let pkg = untrusted(&fx);
+    let out = on_device(&fx, "apply", &pkg, &["--yes"]);
     assert_eq!(exit_code(&out), 13, "{}", text(&out));
     let err = stderr(&out);
     assert!(
