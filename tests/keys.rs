@@ -9,8 +9,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use recovery_updater::package::keys::{write_keypair, Algorithm, KeyError, PrivateKey, PublicKey};
 use sha2::{Digest, Sha256};
@@ -26,105 +25,37 @@ fn encode_pem(label: &str, der: &[u8]) -> String {
 
 const MESSAGE: &[u8] = b"{\"version\":\"1.2.3\",\"images\":[{\"name\":\"rootfs\"}]}\n";
 
-/// openssl key-generation arguments for the three supported kinds.
-const OPENSSL_KEYS: [(&str, &[&str], Algorithm); 3] = [
-    (
-        "ec",
-        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        Algorithm::EcdsaP256,
-    ),
-    ("ed25519", &["-algorithm", "ed25519"], Algorithm::Ed25519),
-    (
-        "rsa",
-        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-        Algorithm::Rsa { bits: 2048 },
-    ),
+/// The three supported kinds, by their openssl key kind ([`common::genpkey`]).
+const OPENSSL_KEYS: [(&str, Algorithm); 3] = [
+    ("ec", Algorithm::EcdsaP256),
+    ("ed25519", Algorithm::Ed25519),
+    ("rsa", Algorithm::Rsa { bits: 2048 }),
 ];
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("utf-8 temp path")
 }
 
-fn run_openssl(args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl binary must be installed for these tests")
+/// [`common::openssl`] with absolute paths: the working directory does not matter.
+fn openssl(args: &[&str]) -> Vec<u8> {
+    common::openssl(args, Path::new("."))
 }
 
-/// Runs openssl and insists it succeeds.
-fn openssl(args: &[&str]) -> Output {
-    let out = run_openssl(args);
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// `openssl genpkey ARGS -out DIR/NAME.pem` plus `pkey -pubout`.
-fn genpkey(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub.pem"));
-    let mut all = vec!["genpkey"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-out", s(&key)]);
-    openssl(&all);
-    openssl(&["pkey", "-in", s(&key), "-pubout", "-out", s(&public)]);
-    (key, public)
+/// The openssl key kind that signs and verifies like `alg` (see [`common::sign`]).
+fn kind(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::Ed25519 => "ed25519",
+        Algorithm::EcdsaP256 => "ec",
+        Algorithm::Rsa { .. } => "rsa",
+    }
 }
 
 fn openssl_sign(alg: Algorithm, key: &Path, message: &Path, sig: &Path) {
-    match alg {
-        Algorithm::Ed25519 => openssl(&[
-            "pkeyutl",
-            "-sign",
-            "-rawin",
-            "-inkey",
-            s(key),
-            "-in",
-            s(message),
-            "-out",
-            s(sig),
-        ]),
-        _ => openssl(&[
-            "dgst",
-            "-sha256",
-            "-sign",
-            s(key),
-            "-out",
-            s(sig),
-            s(message),
-        ]),
-    };
+    common::sign(Path::new("."), kind(alg), s(key), s(message), s(sig));
 }
 
 fn openssl_verifies(alg: Algorithm, public: &Path, message: &Path, sig: &Path) -> bool {
-    let out = match alg {
-        Algorithm::Ed25519 => run_openssl(&[
-            "pkeyutl",
-            "-verify",
-            "-pubin",
-            "-inkey",
-            s(public),
-            "-rawin",
-            "-in",
-            s(message),
-            "-sigfile",
-            s(sig),
-        ]),
-        _ => run_openssl(&[
-            "dgst",
-            "-sha256",
-            "-verify",
-            s(public),
-            "-signature",
-            s(sig),
-            s(message),
-        ]),
-    };
-    out.status.success()
+    common::verifies(Path::new("."), kind(alg), s(public), s(message), s(sig))
 }
 
 fn flip(bytes: &[u8], index: usize, bit: u8) -> Vec<u8> {
@@ -136,8 +67,8 @@ fn flip(bytes: &[u8], index: usize, bit: u8) -> Vec<u8> {
 #[test]
 fn openssl_keys_load_and_fingerprints_match() {
     let dir = TempDir::new().expect("tempdir");
-    for (name, args, alg) in OPENSSL_KEYS {
-        let (key_path, pub_path) = genpkey(dir.path(), name, args);
+    for (name, alg) in OPENSSL_KEYS {
+        let (key_path, pub_path) = common::genpkey(dir.path(), name, name);
         let key = PrivateKey::load(&key_path).expect("load openssl private key");
         let public = PublicKey::load(&pub_path).expect("load openssl public key");
         assert_eq!(key.algorithm(), alg);
@@ -148,7 +79,7 @@ fn openssl_keys_load_and_fingerprints_match() {
             "{name}"
         );
         // The fingerprint is the SHA-256 of the DER SPKI openssl writes.
-        let der = openssl(&["pkey", "-pubin", "-in", s(&pub_path), "-outform", "DER"]).stdout;
+        let der = openssl(&["pkey", "-pubin", "-in", s(&pub_path), "-outform", "DER"]);
         assert_eq!(
             public.fingerprint(),
             hex::encode(Sha256::digest(&der)),
@@ -167,8 +98,8 @@ fn openssl_signatures_verify_with_ours() {
     let dir = TempDir::new().expect("tempdir");
     let message = dir.path().join("manifest.json");
     std::fs::write(&message, MESSAGE).expect("write");
-    for (name, args, alg) in OPENSSL_KEYS {
-        let (key_path, pub_path) = genpkey(dir.path(), name, args);
+    for (name, alg) in OPENSSL_KEYS {
+        let (key_path, pub_path) = common::genpkey(dir.path(), name, name);
         let sig_path = dir.path().join(format!("{name}.sig"));
         openssl_sign(alg, &key_path, &message, &sig_path);
         let sig = std::fs::read(&sig_path).expect("read sig");
@@ -198,7 +129,7 @@ fn rsa_3072_and_4096_from_openssl() {
         let name = format!("rsa{bits}");
         let opt = format!("rsa_keygen_bits:{bits}");
         let (key_path, pub_path) =
-            genpkey(dir.path(), &name, &["-algorithm", "RSA", "-pkeyopt", &opt]);
+            common::genpkey_with(dir.path(), &name, &["-algorithm", "RSA", "-pkeyopt", &opt]);
         let key = PrivateKey::load(&key_path).expect("load");
         let public = PublicKey::load(&pub_path).expect("load");
         assert_eq!(key.algorithm(), Algorithm::Rsa { bits });
@@ -236,13 +167,13 @@ fn our_keys_and_signatures_work_in_openssl() {
         assert_eq!(mode & 0o777, 0o600, "{alg}: {mode:o}");
 
         openssl(&["pkey", "-in", s(&key_path), "-noout"]);
-        let der = openssl(&["pkey", "-pubin", "-in", s(&pub_path), "-outform", "DER"]).stdout;
+        let der = openssl(&["pkey", "-pubin", "-in", s(&pub_path), "-outform", "DER"]);
         assert_eq!(
             key.public_key().fingerprint(),
             hex::encode(Sha256::digest(&der))
         );
         // openssl derives the same public key from our private key.
-        let derived = openssl(&["pkey", "-in", s(&key_path), "-pubout"]).stdout;
+        let derived = openssl(&["pkey", "-in", s(&key_path), "-pubout"]);
         assert_eq!(derived, std::fs::read(&pub_path).expect("read"), "{alg}");
 
         let sig_path = dir.path().join(format!("{alg}.sig"));
@@ -281,7 +212,7 @@ fn traditional_formats_load() {
 
 /// RSA PRIVATE KEY (PKCS#1) and RSA PUBLIC KEY.
 fn traditional_rsa_formats_load(d: &Path, message: &Path) {
-    let (rsa_key, rsa_pub) = genpkey(d, "rsa", OPENSSL_KEYS[2].1);
+    let (rsa_key, rsa_pub) = common::genpkey(d, "rsa", "rsa");
     let trad = d.join("rsa-trad.pem");
     openssl(&["pkey", "-in", s(&rsa_key), "-traditional", "-out", s(&trad)]);
     assert!(std::fs::read_to_string(&trad)
@@ -321,7 +252,7 @@ fn traditional_rsa_formats_load(d: &Path, message: &Path) {
 /// EC PRIVATE KEY (SEC1), as `openssl ec` writes it, and `openssl ecparam -genkey` output;
 /// SEC1 forms we refuse.
 fn traditional_ec_formats_load(d: &Path, message: &Path) {
-    let (ec_key, ec_pub) = genpkey(d, "ec", OPENSSL_KEYS[0].1);
+    let (ec_key, ec_pub) = common::genpkey(d, "ec", "ec");
     let sec1 = d.join("ec-sec1.pem");
     openssl(&["ec", "-in", s(&ec_key), "-out", s(&sec1)]);
     assert!(std::fs::read_to_string(&sec1)
@@ -340,7 +271,7 @@ fn traditional_ec_formats_load(d: &Path, message: &Path) {
     // Written back as PKCS#8, openssl reads the same key.
     let converted = d.join("ec-converted.pem");
     std::fs::write(&converted, key.to_pkcs8_pem()).expect("write");
-    let derived = openssl(&["pkey", "-in", s(&converted), "-pubout"]).stdout;
+    let derived = openssl(&["pkey", "-in", s(&converted), "-pubout"]);
     assert_eq!(derived, std::fs::read(&ec_pub).expect("read"));
 
     // `openssl ecparam -genkey` output: EC PARAMETERS + EC PRIVATE KEY.
@@ -357,7 +288,7 @@ fn traditional_ec_formats_load(d: &Path, message: &Path) {
         .expect("read")
         .starts_with("-----BEGIN EC PARAMETERS-----"));
     let key = PrivateKey::load(&ecparam).expect("load ecparam output");
-    let pub_pem = openssl(&["pkey", "-in", s(&ecparam), "-pubout"]).stdout;
+    let pub_pem = openssl(&["pkey", "-in", s(&ecparam), "-pubout"]);
     assert_eq!(
         key.public_key(),
         PublicKey::from_pem(&pub_pem).expect("parse")
@@ -436,7 +367,7 @@ fn rejects_unsupported_keys() {
     let dir = TempDir::new().expect("tempdir");
     let d = dir.path();
 
-    let (p384, p384_pub) = genpkey(
+    let (p384, p384_pub) = common::genpkey_with(
         d,
         "p384",
         &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
@@ -457,7 +388,7 @@ fn rejects_unsupported_keys() {
         }
     }
 
-    let (rsa1024, rsa1024_pub) = genpkey(
+    let (rsa1024, rsa1024_pub) = common::genpkey_with(
         d,
         "rsa1024",
         &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
@@ -503,7 +434,7 @@ fn rejects_unsupported_keys() {
         ("ed448", "ED448", "1.3.101.113"),
         ("pss", "RSA-PSS", "1.2.840.113549.1.1.10"),
     ] {
-        let (key, public) = genpkey(d, name, &["-algorithm", algorithm]);
+        let (key, public) = common::genpkey_with(d, name, &["-algorithm", algorithm]);
         expect_oid(PrivateKey::load(&key).map(|_| ()), oid);
         expect_oid(PublicKey::load(&public).map(|_| ()), oid);
     }
@@ -513,7 +444,7 @@ fn rejects_unsupported_keys() {
 fn rejects_wrong_kind_encrypted_and_broken_pem() {
     let dir = TempDir::new().expect("tempdir");
     let d = dir.path();
-    let (ec_key, ec_pub) = genpkey(d, "ec", OPENSSL_KEYS[0].1);
+    let (ec_key, ec_pub) = common::genpkey(d, "ec", "ec");
     let key_text = std::fs::read(&ec_key).expect("read");
     let pub_text = std::fs::read(&ec_pub).expect("read");
 
@@ -536,7 +467,7 @@ fn rejects_wrong_kind_encrypted_and_broken_pem() {
     encrypted_keys_are_refused(d, &ec_key);
     broken_pem_framing_is_refused(&key_text, &pub_text);
     // DER instead of PEM.
-    let der = openssl(&["pkey", "-pubin", "-in", s(&ec_pub), "-outform", "DER"]).stdout;
+    let der = openssl(&["pkey", "-pubin", "-in", s(&ec_pub), "-outform", "DER"]);
     assert!(matches!(
         PublicKey::from_pem(&der),
         Err(KeyError::Pem { .. })
@@ -605,7 +536,7 @@ fn encrypted_keys_are_refused(d: &Path, ec_key: &Path) {
         "-out",
         s(&enc_ec),
     ]);
-    let (rsa_key, _) = genpkey(d, "rsa", OPENSSL_KEYS[2].1);
+    let (rsa_key, _) = common::genpkey(d, "rsa", "rsa");
     let enc_rsa = d.join("enc-rsa.pem");
     openssl(&[
         "rsa",

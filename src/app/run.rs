@@ -21,11 +21,9 @@ pub fn precheck(path: &Path, device: &dyn Device, sink: &mut dyn Sink) -> Result
 }
 
 /// [`check`], then every image's hash read from the package: everything an install proves
-/// before writing, with nothing written.
+/// before writing, with nothing written. The result goes to the sink's `finish` too.
 pub fn verify(path: &Path, device: &dyn Device, sink: &mut dyn Sink) -> Result<Checked, Error> {
-    let checked = install::check(path, device, sink)?;
-    install::verify_data(&checked, sink)?;
-    Ok(checked)
+    install::verify(path, device, sink)
 }
 
 /// The whole install: check, write, switch, and save last_install.json and last_log. The

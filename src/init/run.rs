@@ -67,11 +67,7 @@ fn say(msg: &str) {
 }
 
 fn show_error(e: &Error) {
-    let c = e.code();
-    eprintln!("error {}: {}", c.number(), c.name());
-    eprintln!("  what happened: {}", c.meaning());
-    eprintln!("  detail: {e}");
-    eprintln!("  what to do: {}", c.fix());
+    crate::ui::plain::print_failure(e.code(), &e.to_string());
 }
 
 /// Shows `e` and saves it as last_install.json: no install could even start.
@@ -112,6 +108,7 @@ fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
         &mut sink as &mut dyn Sink,
         &Options::default(),
     );
+    // A failure was printed by the reporter, with the one failure printer.
     if r.success() {
         say(&format!(
             "installed {} from {} ({} bytes written)",
@@ -119,10 +116,6 @@ fn apply_one(path: &Path, device: &dyn Device) -> InstallRecord {
             path.display(),
             r.bytes_written
         ));
-    } else {
-        eprintln!("error {}: {}", r.code, r.name);
-        eprintln!("  detail: {}", r.message);
-        eprintln!("  what to do: {}", r.fix);
     }
     r
 }

@@ -1,10 +1,15 @@
 //! What the engine reports. The engine never draws: the TUI, the plain-text and the JSON-lines
 //! reporters are interchangeable [`Sink`]s.
 
+use std::path::Path;
+
 use serde::Serialize;
 
+use crate::device::power::PowerAction;
 use crate::device::Slot;
 use crate::error::Code;
+use crate::package::Manifest;
+use crate::state::InstallRecord;
 
 /// The stages of an install, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,9 +162,57 @@ pub enum Event {
     Committed,
 }
 
+/// How a run ended: its last word, reported once through [`Sink::finish`] after its last
+/// [`Event`] (as ripgrep's `Sink::finish`). The JSON-lines reporter writes it as the run's one
+/// result line, the plain reporter as the human summary; front ends build no result of their own.
+#[derive(Debug, Clone, Copy)]
+pub enum Finish<'a> {
+    /// An install ran to its end, either way (or was refused before it started), with the record
+    /// saved as last_install.json and the log it left (`None`: this run saved none).
+    Installed {
+        record: &'a InstallRecord,
+        log: Option<&'a Path>,
+    },
+    /// Every check passed and every image hash matched; nothing was written.
+    Verified { plan: &'a PlanSummary },
+    /// What `inspect` found in a package.
+    Inspected(&'a Inspection<'a>),
+    /// The run failed without an install record: a bad command line, a profile that does not
+    /// load, a check that failed in `verify`.
+    Failed { code: Code, message: &'a str },
+    /// The recovery init's decision ran: whether it succeeded, the power action it chose, and 0
+    /// or the code of its failure.
+    Init {
+        success: bool,
+        action: PowerAction,
+        code: u16,
+    },
+}
+
+/// What `inspect` found: the package, whether its signature verified, whether its entries match
+/// the manifest, and the manifest as written (unverified when no key was given).
+#[derive(Debug, Serialize)]
+pub struct Inspection<'a> {
+    /// "success" or "failure".
+    pub result: &'static str,
+    /// 0, or the code that makes the inspection fail.
+    pub code: u16,
+    pub package: String,
+    /// "verified", "not_checked" or "failed".
+    pub signature: &'static str,
+    pub signature_code: Option<u16>,
+    /// The fingerprint of the key the signature verified with.
+    pub signer: Option<String>,
+    /// "ok", or why the zip entries do not match the manifest.
+    pub entries: String,
+    pub manifest: &'a Manifest,
+}
+
 /// A consumer of engine events.
 pub trait Sink: Send {
     fn event(&mut self, event: &Event);
+    /// The run's result, once, after its last event. Sinks that show no result ignore it.
+    fn finish(&mut self, _result: &Finish<'_>) {}
 }
 
 /// Sends every event to several sinks.
@@ -169,6 +222,11 @@ impl Sink for Tee<'_> {
     fn event(&mut self, event: &Event) {
         for s in self.0.iter_mut() {
             s.event(event);
+        }
+    }
+    fn finish(&mut self, result: &Finish<'_>) {
+        for s in self.0.iter_mut() {
+            s.finish(result);
         }
     }
 }
@@ -189,5 +247,44 @@ pub struct ChannelSink(pub std::sync::mpsc::Sender<Event>);
 impl Sink for ChannelSink {
     fn event(&mut self, event: &Event) {
         let _ = self.0.send(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts events and results.
+    #[derive(Default)]
+    struct Count {
+        events: usize,
+        finished: Vec<Code>,
+    }
+
+    impl Sink for Count {
+        fn event(&mut self, _: &Event) {
+            self.events += 1;
+        }
+        fn finish(&mut self, result: &Finish<'_>) {
+            if let Finish::Failed { code, .. } = result {
+                self.finished.push(*code);
+            }
+        }
+    }
+
+    #[test]
+    fn a_tee_passes_the_result_to_every_sink() {
+        let (mut a, mut b) = (Count::default(), Count::default());
+        let mut tee = Tee(vec![&mut a, &mut b]);
+        tee.event(&Event::Committed);
+        tee.finish(&Finish::Failed {
+            code: Code::Cancelled,
+            message: "cancelled",
+        });
+        drop(tee);
+        for s in [a, b] {
+            assert_eq!(s.events, 1);
+            assert_eq!(s.finished, vec![Code::Cancelled]);
+        }
     }
 }

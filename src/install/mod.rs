@@ -42,7 +42,7 @@ use crate::package::{self, Package};
 use crate::state::{self, InstallRecord, Timing};
 use crate::Error;
 pub use checks::Layout;
-pub use events::{CheckName, CheckStatus, Event, Phase, PlanSummary, Sink};
+pub use events::{CheckName, CheckStatus, Event, Finish, Phase, PlanSummary, Sink};
 
 /// Options for an install.
 #[derive(Clone, Default)]
@@ -285,6 +285,20 @@ pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> 
     Ok(())
 }
 
+/// The whole of `verify`: [`check`], then [`verify_data`]; writes nothing. The result also goes
+/// to the sink's [`Sink::finish`].
+pub fn verify(path: &Path, device: &dyn Device, sink: &mut dyn Sink) -> Result<Checked, Error> {
+    let result = check(path, device, sink).and_then(|c| verify_data(&c, sink).map(|()| c));
+    match &result {
+        Ok(c) => sink.finish(&Finish::Verified { plan: &c.plan }),
+        Err(e) => sink.finish(&Finish::Failed {
+            code: e.code(),
+            message: &e.to_string(),
+        }),
+    }
+    result
+}
+
 /// What a successful install did.
 pub struct Installed {
     pub bytes_written: u64,
@@ -357,7 +371,7 @@ pub fn apply(
         Err(e) => return not_started(path, device, sink, &e, started),
     };
     let mut logger = log::LogSink::new();
-    let mut tee = events::Tee(vec![sink, &mut logger]);
+    let mut tee = events::Tee(vec![&mut *sink, &mut logger]);
     let mut run = Run::new(&mut tee);
     let mut bytes_written = 0;
     let mut checked_info = None;
@@ -409,6 +423,11 @@ pub fn apply(
             .warnings
             .push(format!("last_install.json not saved: {e}"));
     }
+    let log = state_dir.join(state::LAST_LOG);
+    sink.finish(&Finish::Installed {
+        record: &record,
+        log: Some(&log),
+    });
     record
 }
 
@@ -424,12 +443,17 @@ fn not_started(
     sink.event(&Event::Log {
         message: format!("FAILED: {}: {e}", e.code()),
     });
-    InstallRecord {
+    let record = InstallRecord {
         started_at: crate::util::rfc3339(started),
         ..InstallRecord::failed_before_start(
             &path.display().to_string(),
             e,
             device.current_version(),
         )
-    }
+    };
+    sink.finish(&Finish::Installed {
+        record: &record,
+        log: None,
+    });
+    record
 }

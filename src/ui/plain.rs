@@ -1,11 +1,16 @@
 //! Human progress on stderr: one line per phase, check and message; a progress line with
-//! percent, MB/s and time left, redrawn in place on a terminal and printed every 10 % otherwise.
+//! percent, MB/s and time left, redrawn in place on a terminal and printed every 10 % otherwise;
+//! and the result: a summary, or the one failure printer ([`write_failure`]) every front end
+//! uses.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::time::Instant;
 
-use crate::install::events::{Event, Phase, Sink};
+use crate::error::Code;
+use crate::install::events::{Event, Finish, Phase, Sink};
 use crate::install::log::describe;
+use crate::state::InstallRecord;
 
 pub struct PlainReporter<W: Write + Send> {
     out: W,
@@ -41,6 +46,56 @@ impl<W: Write + Send> PlainReporter<W> {
             self.progress_open = false;
         }
     }
+}
+
+/// A failure for a person: the code and its name, what it means, what happened and what to do.
+pub fn write_failure(out: &mut dyn Write, code: Code, detail: &str) -> std::io::Result<()> {
+    writeln!(out, "error {}: {}", code.number(), code.name())?;
+    writeln!(out, "  what happened: {}", code.meaning())?;
+    writeln!(out, "  detail: {detail}")?;
+    writeln!(out, "  what to do: {}", code.fix())
+}
+
+/// [`write_failure`] on stderr (the console, in the recovery).
+pub fn print_failure(code: Code, detail: &str) {
+    let _ = write_failure(&mut std::io::stderr().lock(), code, detail);
+}
+
+/// The end of an install: what was installed and where it boots from, or the failure; then the
+/// warnings and where the log is.
+fn write_record(
+    out: &mut dyn Write,
+    record: &InstallRecord,
+    log: Option<&Path>,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    if record.success() {
+        writeln!(
+            out,
+            "SUCCESS: installed {} ({} written in {:.1} s){}",
+            record.to_version.as_deref().unwrap_or("?"),
+            crate::util::human_bytes(record.bytes_written),
+            record.duration_ms as f64 / 1000.0,
+            record
+                .target_slot
+                .as_deref()
+                .map(|s| format!("; slot {s} boots next"))
+                .unwrap_or_default()
+        )?;
+        for w in &record.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+        if let Some(log) = log {
+            writeln!(out, "log: {}", log.display())?;
+        }
+    } else {
+        let code = Code::from_number(record.code).unwrap_or(Code::Internal);
+        write_failure(out, code, &record.message)?;
+        if let Some(log) = log {
+            writeln!(out, "  log: {}", log.display())?;
+        }
+    }
+    Ok(())
 }
 
 /// MB/s and seconds left from the bytes done in this phase and its elapsed seconds; `None`
@@ -127,6 +182,21 @@ impl<W: Write + Send> Sink for PlainReporter<W> {
         }
         let _ = self.out.flush();
     }
+
+    fn finish(&mut self, result: &Finish<'_>) {
+        self.end_progress_line();
+        let _ = match *result {
+            Finish::Installed { record, log } => write_record(&mut self.out, record, log),
+            Finish::Verified { .. } => writeln!(
+                self.out,
+                "verified: every check passed and every image hash matches; nothing was written"
+            ),
+            Finish::Failed { code, message } => write_failure(&mut self.out, code, message),
+            // `inspect` prints its findings on stdout itself; the init prints its own lines.
+            Finish::Inspected(_) | Finish::Init { .. } => Ok(()),
+        };
+        let _ = self.out.flush();
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +240,93 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("system:   6% of 1.00 GiB"), "{text}");
         assert!(!text.contains("0.0 MB/s"), "{text}");
+    }
+
+    fn finished(result: &Finish<'_>) -> String {
+        let mut out = Vec::new();
+        PlainReporter::new(&mut out, false).finish(result);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn record(code: u16) -> InstallRecord {
+        let info = Code::from_number(code).map(Code::info);
+        InstallRecord {
+            package: "/sd/update.zip".into(),
+            manifest_sha256: None,
+            from_version: Some("1.0".into()),
+            to_version: Some("1.1".into()),
+            target_slot: Some("b".into()),
+            result: if code == 0 {
+                crate::state::Outcome::Success
+            } else {
+                crate::state::Outcome::Failure
+            },
+            code,
+            name: info.map_or("SUCCESS", |i| i.name).into(),
+            message: if code == 0 {
+                "installed"
+            } else {
+                "chunk 3 of system"
+            }
+            .into(),
+            fix: info.map_or("", |i| i.fix).into(),
+            started_at: "2024-01-01T00:00:00Z".into(),
+            finished_at: "2024-01-01T00:00:02Z".into(),
+            duration_ms: 2500,
+            bytes_written: 3 << 20,
+            timings: vec![],
+            warnings: vec!["installed version not saved".into()],
+        }
+    }
+
+    #[test]
+    fn a_failure_prints_its_code_meaning_detail_and_fix() {
+        let c = Code::UsageError;
+        let text = finished(&Finish::Failed {
+            code: c,
+            message: "pass --yes",
+        });
+        assert_eq!(
+            text,
+            format!(
+                "error {}: {}\n  what happened: {}\n  detail: pass --yes\n  what to do: {}\n",
+                c.number(),
+                c.name(),
+                c.meaning(),
+                c.fix()
+            )
+        );
+    }
+
+    #[test]
+    fn an_install_ends_with_its_summary_and_log() {
+        let log = Path::new("/state/last_log");
+        let text = finished(&Finish::Installed {
+            record: &record(0),
+            log: Some(log),
+        });
+        assert_eq!(
+            text,
+            "\nSUCCESS: installed 1.1 (3.0 MiB written in 2.5 s); slot b boots next\n\
+             warning: installed version not saved\nlog: /state/last_log\n"
+        );
+        let failed = record(Code::ChunkHashMismatch.number());
+        let text = finished(&Finish::Installed {
+            record: &failed,
+            log: Some(log),
+        });
+        let c = Code::ChunkHashMismatch;
+        assert!(
+            text.starts_with(&format!("\nerror {}: {}\n", c.number(), c.name())),
+            "{text}"
+        );
+        assert!(text.contains("  detail: chunk 3 of system\n"), "{text}");
+        assert!(text.ends_with("  log: /state/last_log\n"), "{text}");
+        // An install refused before it started saved no log: none is named.
+        let text = finished(&Finish::Installed {
+            record: &failed,
+            log: None,
+        });
+        assert!(!text.contains("log:"), "{text}");
     }
 }
