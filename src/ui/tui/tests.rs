@@ -514,6 +514,24 @@ fn snapshot_results() {
 }
 
 #[test]
+fn installed_but_a_later_step_failed_says_the_new_slot_boots() {
+    for code in [Code::RollbackIndexNotSaved, Code::InstalledWipeFailed] {
+        let mut a = mid_progress();
+        a.update(
+            Msg::InstallDone(Box::new(record(Some(code), 31 * MIB))),
+            secs(5.0),
+        );
+        let text = screen_text(&a, 80, 25);
+        assert!(text.contains(&code.number().to_string()), "{text}");
+        assert!(
+            text.contains("The update is installed and slot b boots next"),
+            "{code:?}: {text}"
+        );
+        assert!(!text.contains("still boots slot a"), "{code:?}: {text}");
+    }
+}
+
+#[test]
 fn snapshot_log_and_last_install() {
     let mut a = app();
     key(&mut a, Key::Down, 0.1);

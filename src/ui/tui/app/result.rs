@@ -17,6 +17,9 @@ pub enum Written {
     OtherSlot { target: String, active: String },
     /// An in-place install was interrupted while writing.
     InPlace,
+    /// The update is installed (and, A/B, its slot is active), but a step after the switch
+    /// failed: the rollback index was not saved (9058) or the data wipe failed (9115).
+    Installed { slot: Option<String> },
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +72,14 @@ impl App {
             }
         } else {
             let code = Code::from_number(record.code).unwrap_or(Code::Internal);
-            let written = if record.bytes_written == 0 && !p.committed {
+            let written = if matches!(
+                code,
+                Code::RollbackIndexNotSaved | Code::InstalledWipeFailed
+            ) {
+                Written::Installed {
+                    slot: record.target_slot.clone(),
+                }
+            } else if record.bytes_written == 0 && !p.committed {
                 Written::Nothing
             } else {
                 match p.plan.as_ref().map(|pl| (pl.active_slot, pl.target_slot)) {

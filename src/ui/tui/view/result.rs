@@ -76,6 +76,10 @@ pub fn failure_text(
                 format!("Slot {active} still boots ({target}: unbootable).")
             }
             Written::InPlace => "Do not reboot: retry the update.".into(),
+            Written::Installed { slot } => match slot {
+                Some(s) => format!("Installed; slot {s} boots next."),
+                None => "The update is installed.".into(),
+            },
         };
         if show_state {
             lines.push(Line::styled(state, bold()));
@@ -118,6 +122,12 @@ pub fn failure_text(
         Written::InPlace => {
             "The update stopped while writing in place: do not reboot, retry the update.".into()
         }
+        Written::Installed { slot } => match slot {
+            Some(s) => format!(
+                "The update is installed and slot {s} boots next; only the step after it failed."
+            ),
+            None => "The update is installed; only the step after it failed.".into(),
+        },
     };
     lines.push(Line::raw(""));
     if show_state {
