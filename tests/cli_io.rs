@@ -12,9 +12,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bin, exit_code, run, text, Fixture};
+use common::{bin, exit_code, run, text, Fixture, Tmux};
 use recovery_updater::device::SlotMode;
 
 /// Far longer than any of these runs takes; only a hang reaches it.
@@ -380,80 +380,6 @@ fn json_argument_errors_end_with_9072() {
 
 // ---- Note: a failure on the pre-check screen writes last_log -----------------------------
 
-/// The recovery screen in its own tmux server (80x25), killed on drop.
-struct Screen {
-    sock: String,
-}
-
-impl Screen {
-    fn tmux(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-L").arg(&self.sock);
-        c
-    }
-
-    fn start(name: &str, program: &str) -> Screen {
-        let s = Screen {
-            sock: format!("ru-cli-io-{}-{name}", std::process::id()),
-        };
-        let out = s
-            .tmux()
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "80",
-                "-y",
-                "25",
-            ])
-            .args(["-s", "main"])
-            .arg(format!("{program}; sleep 600"))
-            .env("TERM", "xterm")
-            .output()
-            .expect("tmux runs");
-        assert!(out.status.success(), "tmux: {}", text(&out));
-        s
-    }
-
-    fn keys(&self, key: &str) {
-        let out = self
-            .tmux()
-            .args(["send-keys", "-t", "main", key])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "send-keys: {}", text(&out));
-    }
-
-    /// Polls the screen until it shows every needle (generous deadline; a hang detector).
-    fn wait_for(&self, needles: &[&str]) -> String {
-        let t0 = Instant::now();
-        loop {
-            let out = self
-                .tmux()
-                .args(["capture-pane", "-p", "-t", "main"])
-                .output()
-                .unwrap();
-            let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-            if needles.iter().all(|n| screen.contains(n)) {
-                return screen;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "screen never showed {needles:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = self.tmux().arg("kill-server").output();
-    }
-}
-
 #[test]
 fn a_pre_check_failure_on_the_screen_writes_last_log() {
     let fx = Fixture::new(SlotMode::Ab);
@@ -461,8 +387,9 @@ fn a_pre_check_failure_on_the_screen_writes_last_log() {
     let pkg = fx.pack(&spec, &fx.key, "other.zip");
     fs::copy(&pkg, fx.dir.join("device/sdcard/update.zip")).unwrap();
     let before = fx.snapshot();
-    let s = Screen::start(
+    let s = Tmux::start(
         "precheck-log",
+        &fx.dir,
         &format!(
             "{} tui --device {}",
             env!("CARGO_BIN_EXE_recovery-updater"),
@@ -470,11 +397,11 @@ fn a_pre_check_failure_on_the_screen_writes_last_log() {
         ),
     );
     s.wait_for(&["Apply update from storage"]);
-    s.keys("Enter");
+    s.keys(&["Enter"]);
     s.wait_for(&["sdcard/update.zip", "E9040"]);
     // The list's own checks log nothing: only picking a package is a pre-check.
     assert!(!fx.state_file("last_log").exists());
-    s.keys("Enter");
+    s.keys(&["Enter"]);
     s.wait_for(&["Cannot install: E9040 BASEBAND_MISMATCH"]);
     let log = fs::read_to_string(fx.state_file("last_log")).expect("last_log written");
     assert!(log.contains("sdcard/update.zip"), "{log}");

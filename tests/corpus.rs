@@ -16,20 +16,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use recovery_updater::demo::SimDevice;
 use recovery_updater::device::SlotMode;
 use recovery_updater::package::PrivateKey;
-
-const MANIFEST: &str = "META-INF/update/manifest.json";
-const SIG: &str = "META-INF/update/manifest.sig";
-
-/// A/B device whose slot b is already unbootable: nothing about a refusal may change misc.
-fn fresh_ab() -> Fixture {
-    Fixture::with(SimDevice {
-        b_bootable: false,
-        ..SimDevice::default()
-    })
-}
 
 fn expect_refused(fx: &Fixture, pkg: &Path, code: u16) -> serde_json::Value {
     let before = fx.snapshot();
@@ -51,31 +39,8 @@ fn expect_refused(fx: &Fixture, pkg: &Path, code: u16) -> serde_json::Value {
     result
 }
 
-/// Every updater run in this file gets at most this much heap and private writable memory
-/// (RLIMIT_DATA). The bombs below expand to 64 MiB; an updater that materialised one would be
-/// killed by its allocator instead of answering with a code.
-const DATA_LIMIT: u64 = 32 << 20;
-
-/// Puts `cmd` under [`DATA_LIMIT`].
-fn bounded(cmd: &mut std::process::Command) -> &mut std::process::Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit,
-    // which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: DATA_LIMIT,
-                rlim_max: DATA_LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
-
-/// `apply --json` under [`DATA_LIMIT`].
+/// `apply --json` under [`DATA_LIMIT`]. The bombs below expand to 64 MiB; an updater that
+/// materialised one would be killed by its allocator instead of answering with a code.
 fn apply_bounded(fx: &Fixture, pkg: &Path) -> (std::process::Output, serde_json::Value) {
     let mut cmd = bin();
     cmd.arg("apply")

@@ -13,36 +13,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use common::*;
 use recovery_updater::device::{Slot, SlotMode};
-
-/// Every file under `dir` (relative path → bytes).
-fn save_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut m = BTreeMap::new();
-    for e in walkdir::WalkDir::new(dir) {
-        let e = e.unwrap();
-        if e.file_type().is_file() {
-            m.insert(
-                e.path().strip_prefix(dir).unwrap().to_path_buf(),
-                fs::read(e.path()).unwrap(),
-            );
-        }
-    }
-    m
-}
-
-fn restore_tree(dir: &Path, tree: &BTreeMap<PathBuf, Vec<u8>>) {
-    fs::remove_dir_all(dir).unwrap();
-    for (p, data) in tree {
-        let full = dir.join(p);
-        fs::create_dir_all(full.parent().unwrap()).unwrap();
-        fs::write(full, data).unwrap();
-    }
-}
 
 /// A fixture whose images use 4 KiB chunks, so progress (and kills) are fine-grained.
 fn fine_fixture(mode: SlotMode) -> (Fixture, PathBuf) {
@@ -64,24 +38,6 @@ fn fine_fixture(mode: SlotMode) -> (Fixture, PathBuf) {
     fs::write(&spec, s).unwrap();
     let pkg = fx.pack(&spec, &fx.key, "update.zip");
     (fx, pkg)
-}
-
-fn spawn_apply(fx: &Fixture, pkg: &Path) -> Child {
-    let child = bin()
-        .arg("apply")
-        .arg(pkg)
-        .arg("--device")
-        .arg(&fx.device)
-        .args(["--yes", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // One page of pipe: the child blocks once it is a page of events ahead of the reader.
-    let fd = child.stdout.as_ref().unwrap().as_raw_fd();
-    // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; failure only means a larger buffer.
-    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 4096) };
-    child
 }
 
 /// Where to kill: the first event for which this returns true.

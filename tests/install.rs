@@ -140,15 +140,6 @@ fn expect_refused(fx: &Fixture, pkg: &std::path::Path, code: u16) -> serde_json:
     result
 }
 
-/// A device whose slot b was never written (unbootable), so even a failure mid-write leaves
-/// misc byte-identical.
-fn fresh_ab() -> Fixture {
-    Fixture::with(SimDevice {
-        b_bootable: false,
-        ..SimDevice::default()
-    })
-}
-
 #[test]
 fn tampered_chunk_is_never_written() {
     let fx = fresh_ab();

@@ -10,7 +10,6 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 use common::*;
 use recovery_updater::demo::{image_bytes, SimDevice};
@@ -146,48 +145,6 @@ fn good_shared_partition_then_bad_slot_image_leaves_both_old() {
     let b = bc(&fx.misc());
     assert_eq!(b.active(), Slot::A);
     assert!(b.slot(Slot::A).successful_boot);
-}
-
-fn save_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut m = BTreeMap::new();
-    for e in walkdir::WalkDir::new(dir) {
-        let e = e.unwrap();
-        if e.file_type().is_file() {
-            m.insert(
-                e.path().strip_prefix(dir).unwrap().to_path_buf(),
-                fs::read(e.path()).unwrap(),
-            );
-        }
-    }
-    m
-}
-
-fn restore_tree(dir: &Path, tree: &BTreeMap<PathBuf, Vec<u8>>) {
-    fs::remove_dir_all(dir).unwrap();
-    for (p, data) in tree {
-        let full = dir.join(p);
-        fs::create_dir_all(full.parent().unwrap()).unwrap();
-        fs::write(full, data).unwrap();
-    }
-}
-
-/// `apply --json` with its stdout on a one-page pipe: the child can run at most a page of
-/// events ahead of the test reading them.
-fn spawn_apply(fx: &Fixture, pkg: &Path) -> Child {
-    let child = bin()
-        .arg("apply")
-        .arg(pkg)
-        .arg("--device")
-        .arg(&fx.device)
-        .args(["--yes", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let fd = child.stdout.as_ref().unwrap().as_raw_fd();
-    // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; failure only means a larger buffer.
-    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 4096) };
-    child
 }
 
 /// Partitions in the order the write phase reports them.

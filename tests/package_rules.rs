@@ -12,24 +12,12 @@ mod common;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
-use recovery_updater::demo::SimDevice;
 use recovery_updater::package::PrivateKey;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-const MANIFEST: &str = "META-INF/update/manifest.json";
-const SIG: &str = "META-INF/update/manifest.sig";
-
-/// A/B device whose slot b is already unbootable: a refusal may change nothing, misc included.
-fn fresh_ab() -> Fixture {
-    Fixture::with(SimDevice {
-        b_bootable: false,
-        ..SimDevice::default()
-    })
-}
 
 /// The last stdout line as JSON (the result line of `--json`).
 fn last_json(out: &Output) -> Value {
@@ -225,28 +213,6 @@ fn unknown_pack_spec_field_is_refused() {
 }
 
 // ---- item 8: a manifest just under 16 MiB within a 32 MiB data limit -----------------------
-
-/// The data memory (RLIMIT_DATA) the corpus tests give the updater.
-const DATA_LIMIT: u64 = 32 << 20;
-
-/// Puts `cmd` under [`DATA_LIMIT`].
-fn bounded(cmd: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit,
-    // which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: DATA_LIMIT,
-                rlim_max: DATA_LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
 
 /// A stored zip entry: its bytes, or `len` zero bytes left as a hole in a sparse file.
 enum Data<'a> {

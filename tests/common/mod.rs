@@ -2,23 +2,29 @@
 //! project's own binary (`keygen`, `pack`), and tools to craft broken packages from good ones.
 //!
 //! One copy of each helper, by topic: `shell` (running system tools), `sdcard` (card images),
-//! `misc` (reading bootloader_control back), `openssl` (the real openssl command).
+//! `misc` (reading bootloader_control back), `openssl` (the real openssl command), `tree`
+//! (saving and restoring a directory tree), `limits` (the updater under RLIMIT_DATA), `tmux`
+//! (the recovery screen in a real terminal).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+mod limits;
 mod misc;
 mod openssl;
 mod sdcard;
 mod shell;
+mod tmux;
+mod tree;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
-pub use {misc::*, openssl::*, sdcard::*, shell::*};
+pub use {limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*};
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
 use recovery_updater::demo::{create_device, image_bytes, SimDevice};
@@ -26,6 +32,11 @@ use recovery_updater::device::SlotMode;
 use recovery_updater::package::zip::{Limits, Method, ZipArchive};
 
 pub const KIB: u64 = 1024;
+
+/// The signed manifest's entry in a package.
+pub const MANIFEST: &str = "META-INF/update/manifest.json";
+/// The manifest's signature entry in a package.
+pub const SIG: &str = "META-INF/update/manifest.sig";
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_recovery-updater"))
@@ -79,6 +90,15 @@ pub fn keygen(dir: &Path, name: &str, alg: &str) -> (PathBuf, PathBuf) {
         .arg(&base));
     assert!(out.status.success(), "{}", text(&out));
     (base.with_extension("key"), base.with_extension("pub"))
+}
+
+/// An A/B device whose slot b was never written (unbootable): nothing about a refusal or a
+/// failure mid-write may change misc.
+pub fn fresh_ab() -> Fixture {
+    Fixture::with(SimDevice {
+        b_bootable: false,
+        ..SimDevice::default()
+    })
 }
 
 impl Fixture {
@@ -235,6 +255,26 @@ impl Fixture {
     pub fn state_file(&self, name: &str) -> PathBuf {
         self.dir.join("device/state").join(name)
     }
+}
+
+/// `apply --json` with its stdout on a one-page pipe: the child can run at most a page of
+/// events ahead of the test reading them (so a kill on an event lands "at least that far in").
+pub fn spawn_apply(fx: &Fixture, pkg: &Path) -> Child {
+    let child = bin()
+        .arg("apply")
+        .arg(pkg)
+        .arg("--device")
+        .arg(&fx.device)
+        .args(["--yes", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // One page of pipe: the child blocks once it is a page of events ahead of the reader.
+    let fd = child.stdout.as_ref().unwrap().as_raw_fd();
+    // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; failure only means a larger buffer.
+    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 4096) };
+    child
 }
 
 fn fastrand_name() -> String {
