@@ -222,7 +222,7 @@ pub fn read_fact(what: &str, fact: &Fact) -> Result<String, Error> {
             match regex {
                 None => Ok(text.lines().next().unwrap_or("").trim().to_string()),
                 Some(r) => {
-                    let re = regex::Regex::new(r).map_err(|e| err(e.to_string()))?;
+                    let re = regex_lite::Regex::new(r).map_err(|e| err(e.to_string()))?;
                     let caps = re
                         .captures(&text)
                         .ok_or_else(|| err(format!("{} does not match /{r}/", file.display())))?;

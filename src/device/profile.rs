@@ -370,7 +370,7 @@ impl RawProfile {
             .chain(self.current_version.as_ref())
         {
             if let Fact::File { regex: Some(r), .. } = f {
-                regex::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
+                regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
             }
         }
         if let Some(BatterySource::Auto(s)) = &self.battery {
