@@ -405,7 +405,7 @@ impl RawProfile {
         if self.partitions.is_empty() {
             return Err(invalid(path, "no [[partition]] listed"));
         }
-        let mut names = std::collections::HashSet::new();
+        let mut names = std::collections::BTreeSet::new();
         for p in &self.partitions {
             if !crate::package::manifest::valid_partition_name(&p.name) {
                 return Err(invalid(path, format!("bad partition name {:?}", p.name)));

@@ -272,8 +272,8 @@ impl Manifest {
         if self.images.is_empty() {
             return Err(bad("no images"));
         }
-        let mut partitions = std::collections::HashSet::new();
-        let mut entries = std::collections::HashSet::new();
+        let mut partitions = std::collections::BTreeSet::new();
+        let mut entries = std::collections::BTreeSet::new();
         for img in &self.images {
             if !valid_partition_name(&img.partition) {
                 return Err(bad(format!("bad partition name {:?}", img.partition)));

@@ -1,7 +1,7 @@
 //! Opening an archive (every check runs here, before any entry is read) and
 //! reading its entries.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub struct ZipArchive {
     file_len: u64,
     central_directory_offset: u64,
     entries: Vec<Entry>,
-    by_name: HashMap<String, usize>,
+    by_name: BTreeMap<String, usize>,
 }
 
 impl ZipArchive {

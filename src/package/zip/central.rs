@@ -2,7 +2,7 @@
 //! method, sizes, CRC-32 and local header offset, with the name and flag
 //! checks they must pass.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::error::{corrupt, ZipError};
 use super::extra::{apply_zip64, Zip64Fields};
@@ -35,7 +35,7 @@ pub(super) struct CentralInfo {
 
 /// The parsed central directory: entries in order, what else their headers
 /// say, and the index of each name.
-pub(super) type CentralDirectory = (Vec<Entry>, Vec<CentralInfo>, HashMap<String, usize>);
+pub(super) type CentralDirectory = (Vec<Entry>, Vec<CentralInfo>, BTreeMap<String, usize>);
 
 /// Parses `entry_count` central directory headers that must fill `cd`
 /// exactly, validating names, flags, methods and zip64 fields.
@@ -46,7 +46,7 @@ pub(super) fn parse_central_directory(
 ) -> Result<CentralDirectory, ZipError> {
     let mut entries = Vec::with_capacity(entry_count);
     let mut infos = Vec::with_capacity(entry_count);
-    let mut by_name = HashMap::with_capacity(entry_count);
+    let mut by_name = BTreeMap::new();
     let f = Fields::new(cd, "central directory");
     let mut pos = 0usize;
     // Bounded by the declared (and limited) entry count.
