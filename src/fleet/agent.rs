@@ -160,10 +160,13 @@ impl Agent<'_> {
             return Ok((self.deploy(&l.href, &dep, &mut st)?, sleep));
         }
         // No action on the server: a half-done one of ours was withdrawn.
-        if st.action.as_ref().is_some_and(|a| {
-            matches!(a.phase, Phase::Downloading | Phase::Downloaded)
-        }) {
-            self.log.line("the server no longer offers the action: cache cleared");
+        if st
+            .action
+            .as_ref()
+            .is_some_and(|a| matches!(a.phase, Phase::Downloading | Phase::Downloaded))
+        {
+            self.log
+                .line("the server no longer offers the action: cache cleared");
             download::clear(self.cache())?;
             self.save(&AgentState::default())?;
         }
@@ -204,7 +207,9 @@ impl Agent<'_> {
                 &c.id,
                 Execution::Closed,
                 Finished::Success,
-                vec![format!("action {stop} canceled before the install; nothing was written")],
+                vec![format!(
+                    "action {stop} canceled before the install; nothing was written"
+                )],
             ),
         )?;
         Ok(Outcome::Canceled(stop.clone()))
@@ -241,10 +246,12 @@ impl Agent<'_> {
             };
             return Ok(self.close_failure(href, &id, &e));
         };
-        let link = art.link(self.cfg.allow_http).ok_or_else(|| FleetError::Response {
-            url: href.to_string(),
-            reason: "the artifact has no usable download link".into(),
-        });
+        let link = art
+            .link(self.cfg.allow_http)
+            .ok_or_else(|| FleetError::Response {
+                url: href.to_string(),
+                reason: "the artifact has no usable download link".into(),
+            });
         let url = match link.and_then(|l| {
             Url::parse(l).map_err(|reason| FleetError::Response {
                 url: l.to_string(),

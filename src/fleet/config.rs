@@ -88,7 +88,10 @@ impl FleetDef {
         // Scheme, allow_http and the trust anchors are checked when the agent connects (each
         // with its own code), so a lab profile still loads for every other command.
         if !self.server.starts_with("https://") && !self.server.starts_with("http://") {
-            return Err(format!("fleet: server {:?}: want https://HOST[:PORT]", self.server));
+            return Err(format!(
+                "fleet: server {:?}: want https://HOST[:PORT]",
+                self.server
+            ));
         }
         if self.tenant.is_empty() || self.tenant.contains('/') {
             return Err("fleet: tenant is empty or has a '/'".into());

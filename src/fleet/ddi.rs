@@ -301,7 +301,12 @@ pub struct Ddi {
 }
 
 impl Ddi {
-    pub fn new(client: Client, server: &str, tenant: &str, controller: &str) -> Result<Ddi, String> {
+    pub fn new(
+        client: Client,
+        server: &str,
+        tenant: &str,
+        controller: &str,
+    ) -> Result<Ddi, String> {
         let server = server.trim_end_matches('/');
         let base = Url::parse(&format!("{server}/{tenant}/controller/v1/{controller}"))?;
         Ok(Ddi { client, base })
@@ -353,7 +358,11 @@ impl Ddi {
         self.get_json(&self.base)
     }
 
-    pub fn put_config(&self, href: &str, attrs: &BTreeMap<String, String>) -> Result<(), FleetError> {
+    pub fn put_config(
+        &self,
+        href: &str,
+        attrs: &BTreeMap<String, String>,
+    ) -> Result<(), FleetError> {
         self.send_json("PUT", &self.url(href)?, &config_data(attrs))
     }
 

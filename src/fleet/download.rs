@@ -187,7 +187,10 @@ fn receive(
         if done + n as u64 > want.size {
             return Err(FleetError::Download {
                 url: url.to_string(),
-                reason: format!("the server sends more than the announced {} bytes", want.size),
+                reason: format!(
+                    "the server sends more than the announced {} bytes",
+                    want.size
+                ),
             });
         }
         file.write_all(&buf[..n]).map_err(cache_err(part))?;

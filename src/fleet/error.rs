@@ -50,6 +50,8 @@ pub enum FleetError {
     },
     #[error("health check {command:?} failed: {reason}")]
     HealthCheck { command: String, reason: String },
+    #[error("the install failed: {message}")]
+    Install { code: Code, message: String },
     #[error("{0}")]
     Engine(#[from] crate::Error),
 }
@@ -68,6 +70,7 @@ impl HasCode for FleetError {
             FleetError::Download { .. } => Code::FleetDownloadFailed,
             FleetError::Cache { .. } => Code::FleetCache,
             FleetError::HealthCheck { .. } => Code::FleetHealthCheck,
+            FleetError::Install { code, .. } => *code,
             FleetError::Engine(e) => e.code(),
         }
     }

@@ -271,7 +271,8 @@ impl Client {
             }
         }
         let mut tcp = tcp.ok_or_else(|| unreachable(last))?;
-        tcp.set_read_timeout(Some(IO_TIMEOUT)).map_err(unreachable)?;
+        tcp.set_read_timeout(Some(IO_TIMEOUT))
+            .map_err(unreachable)?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))
             .map_err(unreachable)?;
         if !url.https {
@@ -290,7 +291,11 @@ impl Client {
         // The handshake now, so a refused key is known before any request byte is sent.
         while conn.is_handshaking() {
             if let Err(e) = conn.complete_io(&mut tcp) {
-                let pin = self.seen.lock().ok().and_then(|mut s| s.mismatched_pin.take());
+                let pin = self
+                    .seen
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.mismatched_pin.take());
                 return Err(match pin {
                     Some(seen) => FleetError::PinMismatch {
                         host: url.host_header(),
