@@ -3,8 +3,10 @@
 //! refuses a package it cannot read (one test per malformed input); and the DDI side a device
 //! sees (poll, configData, deploymentBase, a ranged download, feedback) works with our package.
 //!
-//! The server is started per test by tests/common/goosebit.rs (TLS on 127.0.0.1, its own temp
-//! dir). Packages come from our packer; broken ones are edited copies.
+//! One server for the whole file (tests/common/goosebit.rs: TLS on 127.0.0.1, its own temp dir);
+//! each test uses its own products, so goosebit's "same version, overlapping compatibility"
+//! rule and its rollouts (filtered by compatibility) keep the tests apart. Packages come from
+//! our packer; broken ones are edited copies.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -51,22 +53,21 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn our_package_is_accepted_with_version_and_compatibility_from_its_manifest() {
     let fx = Fixture::new(SlotMode::Ab);
-    let pkg = fx.good_package();
-    let gb = Goosebit::start();
+    let pkg = fx.pack(
+        &fx.spec_with("products = [\"accept-phone\"]"),
+        &fx.key,
+        "u.zip",
+    );
+    let gb = Goosebit::shared();
     let id = gb.upload_ok(&pkg);
-    let sw = gb.software();
-    assert_eq!(sw.len(), 1, "{sw:?}");
-    assert_eq!(sw[0]["id"].as_i64(), Some(id));
-    assert_eq!(sw[0]["version"], "1.1.0");
+    let sw = software(gb, id);
+    assert_eq!(sw["version"], "1.1.0");
     assert_eq!(
-        compatibility(&sw[0]),
-        pairs(&[("demo-phone", "revA"), ("demo-phone", "revB")])
+        compatibility(&sw),
+        pairs(&[("accept-phone", "revA"), ("accept-phone", "revB")])
     );
-    assert_eq!(
-        sw[0]["size"].as_u64(),
-        Some(fs::metadata(&pkg).unwrap().len())
-    );
-    assert_eq!(sw[0]["hash"].as_str().unwrap(), sha1_hex(&pkg));
+    assert_eq!(sw["size"].as_u64(), Some(fs::metadata(&pkg).unwrap().len()));
+    assert_eq!(sw["hash"].as_str().unwrap(), sha1_hex(&pkg));
 }
 
 #[test]
@@ -84,13 +85,12 @@ fn every_product_times_every_revision_and_no_revisions_means_default() {
         &fx.key,
         "any.zip",
     );
-    let gb = Goosebit::start();
-    gb.upload_ok(&two);
-    gb.upload_ok(&any);
-    let sw = gb.software();
-    let by_version = |v: &str| sw.iter().find(|s| s["version"] == v).unwrap().clone();
+    let gb = Goosebit::shared();
+    let two = software(gb, gb.upload_ok(&two));
+    let any = software(gb, gb.upload_ok(&any));
+    assert_eq!(any["version"], "2.0.0-rc.1");
     assert_eq!(
-        compatibility(&by_version("1.1.0")),
+        compatibility(&two),
         pairs(&[
             ("phone-a", "r1"),
             ("phone-a", "r2"),
@@ -98,31 +98,25 @@ fn every_product_times_every_revision_and_no_revisions_means_default() {
             ("phone-b", "r2")
         ])
     );
-    assert_eq!(
-        compatibility(&by_version("2.0.0-rc.1")),
-        pairs(&[("tablet", "default")])
-    );
+    assert_eq!(compatibility(&any), pairs(&[("tablet", "default")]));
 }
 
-/// Uploads `pkg` and insists goosebit refuses it as unreadable (422) and stores nothing.
+/// The software `id` as goosebit lists it.
+fn software(gb: &Goosebit, id: i64) -> Value {
+    gb.software()
+        .into_iter()
+        .find(|s| s["id"].as_i64() == Some(id))
+        .unwrap_or_else(|| panic!("no software {id}"))
+}
+
+/// Uploads `pkg` and insists goosebit refuses it as unreadable (422) and stores nothing: no
+/// software with its hash, no artifact under its hash (where goosebit stores an upload).
 fn assert_refused(gb: &Goosebit, pkg: &Path) {
     let a = gb.upload(pkg);
     assert_eq!(a.status, 422, "{a:?}");
-    assert!(gb.software().is_empty());
-    assert!(
-        !gb.dir.path().join("artifacts").exists()
-            || walk_files(&gb.dir.path().join("artifacts")).is_empty(),
-        "an artifact was stored"
-    );
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect()
+    let sha1 = sha1_hex(pkg);
+    assert!(gb.software().iter().all(|s| s["hash"] != sha1.as_str()));
+    assert!(!gb.dir.path().join("artifacts").join(&sha1).exists());
 }
 
 /// A copy of the good package whose manifest text went through `edit` (the signature no longer
@@ -145,7 +139,7 @@ fn a_truncated_zip_is_refused() {
     let data = fs::read(&pkg).unwrap();
     let cut = fx.dir.join("cut.zip");
     fs::write(&cut, &data[..data.len() / 2]).unwrap();
-    assert_refused(&Goosebit::start(), &cut);
+    assert_refused(&Goosebit::shared(), &cut);
 }
 
 #[test]
@@ -155,7 +149,7 @@ fn a_zip_without_a_manifest_is_refused() {
     rewrite(&fx.good_package(), &out, |entries| {
         entries.retain(|e| e.name != MANIFEST)
     });
-    assert_refused(&Goosebit::start(), &out);
+    assert_refused(&Goosebit::shared(), &out);
 }
 
 #[test]
@@ -169,21 +163,21 @@ fn a_manifest_that_is_not_json_is_refused() {
             .unwrap()
             .data = b"{not json".to_vec();
     });
-    assert_refused(&Goosebit::start(), &out);
+    assert_refused(&Goosebit::shared(), &out);
 }
 
 #[test]
 fn a_manifest_of_another_format_version_is_refused() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = with_manifest(&fx, "fv2.zip", |m| m["format_version"] = json!(2));
-    assert_refused(&Goosebit::start(), &pkg);
+    assert_refused(&Goosebit::shared(), &pkg);
 }
 
 #[test]
 fn a_version_that_is_not_semver_is_refused() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = with_manifest(&fx, "nosemver.zip", |m| m["version"] = json!("build 42"));
-    assert_refused(&Goosebit::start(), &pkg);
+    assert_refused(&Goosebit::shared(), &pkg);
 }
 
 #[test]
@@ -192,28 +186,32 @@ fn a_hardware_revision_pattern_is_refused_since_goosebit_matches_exactly() {
     let pkg = with_manifest(&fx, "pattern.zip", |m| {
         m["hardware_revisions"] = json!(["rev*"])
     });
-    assert_refused(&Goosebit::start(), &pkg);
+    assert_refused(&Goosebit::shared(), &pkg);
 }
 
 #[test]
 fn a_manifest_without_products_is_refused() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = with_manifest(&fx, "noproducts.zip", |m| m["products"] = json!([]));
-    assert_refused(&Goosebit::start(), &pkg);
+    assert_refused(&Goosebit::shared(), &pkg);
 }
 
 /// A device speaking DDI by hand (curl): the facts the agent relies on hold with our package.
 #[test]
 fn a_device_gets_our_package_by_ddi_with_ranged_download_and_feedback() {
     let fx = Fixture::new(SlotMode::Ab);
-    let pkg = fx.good_package();
-    let gb = Goosebit::start();
+    let pkg = fx.pack(
+        &fx.spec_with("products = [\"ddi-phone\"]"),
+        &fx.key,
+        "u.zip",
+    );
+    let gb = Goosebit::shared();
     let sw = gb.upload_ok(&pkg);
     let base = gb.ddi("dev-1");
     // First poll registers the device and asks for configData.
     let poll = gb.curl(&[&base]);
     assert!(poll.body["_links"]["configData"].is_object(), "{poll:?}");
-    let cfg = json!({"mode": "merge", "data": {"hw_boardname": "demo-phone",
+    let cfg = json!({"mode": "merge", "data": {"hw_boardname": "ddi-phone",
         "hw_revision": "revB", "sw_version": "1.0.0"}});
     let put = gb.curl(&[
         "-X",
@@ -225,7 +223,7 @@ fn a_device_gets_our_package_by_ddi_with_ranged_download_and_feedback() {
         &format!("{base}/configData"),
     ]);
     assert_eq!(put.status, 200, "{put:?}");
-    let rollout = gb.rollout("all", "default", sw);
+    let rollout = gb.rollout("ddi", "default", sw);
     let poll = gb.curl(&[&base]);
     let link = poll.body["_links"]["deploymentBase"]["href"]
         .as_str()
@@ -276,12 +274,17 @@ fn a_device_gets_our_package_by_ddi_with_ranged_download_and_feedback() {
 #[test]
 fn a_device_of_another_hardware_revision_is_not_offered_the_package() {
     let fx = Fixture::new(SlotMode::Ab);
-    let gb = Goosebit::start();
-    let sw = gb.upload_ok(&fx.good_package());
-    gb.rollout("all", "default", sw);
+    let gb = Goosebit::shared();
+    let pkg = fx.pack(
+        &fx.spec_with("products = [\"revc-phone\"]"),
+        &fx.key,
+        "u.zip",
+    );
+    let sw = gb.upload_ok(&pkg);
+    gb.rollout("revc", "default", sw);
     let base = gb.ddi("dev-c");
     gb.curl(&[&base]);
-    let cfg = json!({"mode": "merge", "data": {"hw_boardname": "demo-phone",
+    let cfg = json!({"mode": "merge", "data": {"hw_boardname": "revc-phone",
         "hw_revision": "revC", "sw_version": "1.0.0"}});
     gb.curl(&[
         "-X",

@@ -14,6 +14,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::openssl::openssl;
@@ -26,6 +27,9 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 /// goosebit's logging: its default config (`disable_existing_loggers`) silences uvicorn's access
 /// log, which the resume test reads (`206 Partial Content`).
 const LOGGING: &str = r#"{"version":1,"disable_existing_loggers":false,"formatters":{"simple":{"format":"%(asctime)s - %(name)s - %(levelname)s - %(message)s"}},"handlers":{"console":{"class":"logging.StreamHandler","formatter":"simple"}},"root":{"level":"INFO","handlers":["console"]}}"#;
+
+/// Runs "$@" (uvicorn) in the background and stops it once stdin reaches end of file.
+const WATCHDOG: &str = r#""$@" & pid=$!; cat >/dev/null; kill "$pid"; wait "$pid""#;
 
 /// The operator account the tests create with `POST /setup`.
 const ADMIN: (&str, &str) = ("admin@example.com", "test-only-password");
@@ -142,37 +146,39 @@ fn openssl_stdin_base64(dir: &Path, data: &[u8]) -> String {
 }
 
 impl Goosebit {
-    /// Migrates a fresh database, starts the server with our plugin, and creates the operator.
+    /// One server shared by the tests of a test binary (each test uses its own products and
+    /// device ids). It dies with the test process (see [`Goosebit::start`]).
+    pub fn shared() -> &'static Goosebit {
+        static SHARED: OnceLock<Goosebit> = OnceLock::new();
+        SHARED.get_or_init(Goosebit::start)
+    }
+
+    /// Starts a server on a copy of the migrated database, with our plugin, and creates the
+    /// operator.
     pub fn start() -> Goosebit {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let (cert, key) = make_server_cert(root, "server");
         let pin = spki_pin(&cert);
         let bin = venv_bin();
-        let site = site_packages(&bin);
-        // aerich writes its own config (pyproject.toml) into the current directory: the temp dir.
-        let migrations = site.join("goosebit/db/migrations");
-        sh(env(Command::new(bin.join("aerich")), root)
-            .args([
-                "init",
-                "-t",
-                "goosebit.db.config.TORTOISE_CONF",
-                "--location",
-            ])
-            .arg(&migrations));
-        sh(env(Command::new(bin.join("aerich")), root).arg("upgrade"));
+        fs::copy(template_db(), root.join("db.sqlite3")).unwrap();
         let log = fs::File::create(root.join("server.log")).unwrap();
-        let child = env(Command::new(bin.join("uvicorn")), root)
+        // uvicorn runs under a shell that stops it when our end of its stdin closes: on drop, and
+        // also when the test process ends without dropping (the shared server is a static).
+        let child = env(Command::new("sh"), root)
+            .args(["-c", WATCHDOG, "sh"])
+            .arg(bin.join("uvicorn"))
             .args(["goosebit:app", "--host", "127.0.0.1", "--port", "0"])
+            .args(["--timeout-graceful-shutdown", "1"])
             .arg("--ssl-certfile")
             .arg(&cert)
             .arg("--ssl-keyfile")
             .arg(&key)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("uvicorn: {e}"));
+            .unwrap_or_else(|e| panic!("sh: {e}"));
         let mut gb = Goosebit {
             dir,
             url: String::new(),
@@ -324,7 +330,8 @@ impl Goosebit {
 
 impl Drop for Goosebit {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closing stdin makes the watchdog shell stop uvicorn and wait for it.
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
@@ -345,6 +352,31 @@ fn env(mut cmd: Command, root: &Path) -> Command {
         .env("GOOSEBIT_POLL_TIME", "00:00:01")
         .env("GOOSEBIT_LOGGING", LOGGING);
     cmd
+}
+
+/// goosebit's database migrated once per test process (aerich costs two Python starts); each
+/// server copies it. Kept under cargo's CARGO_TARGET_TMPDIR.
+fn template_db() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("goosebit-db-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let bin = venv_bin();
+        // aerich writes its own config (pyproject.toml) into the current directory: `dir`.
+        let migrations = site_packages(&bin).join("goosebit/db/migrations");
+        sh(env(Command::new(bin.join("aerich")), &dir)
+            .args([
+                "init",
+                "-t",
+                "goosebit.db.config.TORTOISE_CONF",
+                "--location",
+            ])
+            .arg(&migrations));
+        sh(env(Command::new(bin.join("aerich")), &dir).arg("upgrade"));
+        dir.join("db.sqlite3")
+    })
 }
 
 fn site_packages(bin: &Path) -> PathBuf {
