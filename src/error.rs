@@ -202,6 +202,39 @@ codes! {
     InstalledWipeFailed = 9115, "UPDATE_INSTALLED_WIPE_FAILED",
         "The update is installed (on A/B devices its slot is active and boots next), but wiping data afterwards failed: the new version starts with the old data.",
         "Do not install the package again: wipe data from the recovery menu (Wipe data / factory reset); if it repeats, the flash is failing: contact service.";
+    FleetNotConfigured = 9130, "FLEET_NOT_CONFIGURED",
+        "The fleet agent cannot run: the device profile has no usable [fleet] section (server, controller id, token, or no pins/CA for an https server).",
+        "Fix the [fleet] section of the device profile (docs/DEVICE.md) or the files it names (token_file, controller_id).";
+    FleetUnreachable = 9131, "FLEET_SERVER_UNREACHABLE",
+        "The update server could not be reached (no network, name not resolved, connection refused or timed out).",
+        "Check the network connection; the agent retries by itself with growing pauses.";
+    FleetPinMismatch = 9132, "FLEET_SERVER_KEY_MISMATCH",
+        "The update server presented a public key that matches none of the pinned keys; nothing was downloaded.",
+        "If the server's key was changed on purpose, add its pin (sha256//BASE64) to the profile's pins; otherwise the connection is being intercepted.";
+    FleetTls = 9133, "FLEET_TLS_FAILED",
+        "The secure connection to the update server failed (handshake, or a certificate that does not lead to the configured CA).",
+        "Check the server's certificate and the profile's ca_file, and that the device clock is right when a CA is used.";
+    FleetPlainHttp = 9134, "FLEET_PLAIN_HTTP_REFUSED",
+        "The update server (or a download link) is plain http, and the profile does not allow it.",
+        "Use an https server; for a lab server only, set allow_http = true in [fleet].";
+    FleetServerStatus = 9135, "FLEET_SERVER_REFUSED",
+        "The update server answered a request with an error status (for example 401 for a wrong target token, or 404).",
+        "Check the target token, tenant and controller id in [fleet]; the server's log names the request.";
+    FleetResponseInvalid = 9136, "FLEET_RESPONSE_INVALID",
+        "The update server's answer is not valid HTTP or not the DDI JSON expected.",
+        "Check that [fleet] server points at a hawkBit DDI server (and its path prefix); report it to the server's operator.";
+    FleetDownloadHash = 9137, "FLEET_DOWNLOAD_HASH_MISMATCH",
+        "The downloaded package does not match the hash the server gave for it; it was deleted, nothing was written.",
+        "Nothing to do on the device: the agent downloads again at the next poll. If it repeats, the artifact on the server is damaged.";
+    FleetDownloadFailed = 9138, "FLEET_DOWNLOAD_FAILED",
+        "The download stopped part-way or the server sent a different size than announced.",
+        "Check the network; the agent resumes the download where it stopped at the next poll.";
+    FleetCache = 9139, "FLEET_CACHE_UNUSABLE",
+        "The agent cannot use its cache directory or state file (missing, read-only, or not a directory).",
+        "Check [fleet] cache_dir: it must be a writable directory on persistent storage.";
+    FleetHealthCheck = 9140, "FLEET_HEALTH_CHECK_FAILED",
+        "The new version booted, but its health check failed or timed out, so it was not confirmed; the device returns to the previous version.",
+        "Look at the health check's output in the agent log; fix the new version and roll it out again.";
 }
 
 impl Code {
@@ -525,6 +558,8 @@ pub enum Error {
     CommandFile { path: PathBuf, reason: String },
     #[error("{action} failed: {reason}")]
     Power { action: String, reason: String },
+    #[error("fleet: {0}")]
+    Fleet(#[from] Box<crate::fleet::FleetError>),
 }
 
 impl HasCode for Error {
@@ -566,6 +601,7 @@ impl HasCode for Error {
             Error::RollbackIndexNotSaved { .. } => Code::RollbackIndexNotSaved,
             Error::InstallInProgress { .. } => Code::InstallInProgress,
             Error::Profile { .. } => Code::ProfileInvalid,
+            Error::Fleet(f) => f.code(),
             Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
             Error::PartitionNameDuplicate { .. } => Code::PartitionNameDuplicate,
             Error::InstalledWipeFailed { .. } => Code::InstalledWipeFailed,

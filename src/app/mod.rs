@@ -16,6 +16,7 @@
 //! The dependency rule: front ends → `app` → `install` → `package` / `device` → `util`.
 
 pub mod facts;
+pub mod fleet;
 pub mod packages;
 pub mod power;
 pub mod record;

@@ -2,6 +2,7 @@
 //! lives here only). One file per group of commands; every result, success or failure, is
 //! written by a reporter ([`reporter`]) from [`Finish`], never built here.
 
+mod agent;
 mod codes;
 mod device;
 mod inspect;
@@ -61,6 +62,9 @@ enum Command {
     /// Wipe data / factory reset: erase the profile's `role = "data"` [[wipe]] partitions (and
     /// nothing else); 9065 when it lists none.
     Wipe(device::WipeArgs),
+    /// The fleet agent: poll a hawkBit DDI server, download, verify, install into the other
+    /// slot, and report success only after the new slot booted and was confirmed.
+    Agent(agent::AgentArgs),
     /// Print the table of error codes.
     Codes(codes::CodesArgs),
 }
@@ -114,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(a) => device::tui(&a),
         Command::Init(a) => device::init(a),
         Command::Wipe(a) => device::wipe(a),
+        Command::Agent(a) => agent::agent(a),
         Command::Codes(a) => codes::codes(a),
     }
 }

@@ -296,6 +296,9 @@ struct RawProfile {
     wipe: Vec<WipeDef>,
     #[serde(default)]
     init: InitDef,
+    /// The fleet agent's server and trust (docs/DEVICE.md `[fleet]`).
+    #[serde(default)]
+    fleet: Option<crate::fleet::config::FleetDef>,
 }
 
 /// A loaded, validated profile with every path made absolute.
@@ -319,6 +322,7 @@ pub struct Profile {
     pub partitions: Vec<PartitionDef>,
     pub wipe: Vec<WipeDef>,
     pub init: InitDef,
+    pub fleet: Option<crate::fleet::config::FleetDef>,
 }
 
 /// Makes a profile's relative paths absolute against its folder.
@@ -387,6 +391,12 @@ impl RawProfile {
                     path,
                     "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names",
                 ));
+            }
+        }
+        if let Some(f) = &self.fleet {
+            f.validate().map_err(|r| invalid(path, r))?;
+            if let Fact::File { regex: Some(r), .. } = &f.controller_id {
+                regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
             }
         }
         if let Some(v) = &self.init.viewport {
@@ -563,6 +573,13 @@ impl Profile {
             partitions,
             wipe,
             init,
+            fleet: raw.fleet.map(|f| crate::fleet::config::FleetDef {
+                controller_id: at.fact(f.controller_id),
+                token_file: f.token_file.map(|p| at.path(&p)),
+                ca_file: f.ca_file.map(|p| at.path(&p)),
+                cache_dir: at.path(&f.cache_dir),
+                ..f
+            }),
         })
     }
 
