@@ -16,6 +16,8 @@ mod sdcard;
 mod shell;
 mod tmux;
 mod tree;
+// The goosebit DDI server for the fleet tests (tests/fleet_goosebit*.rs).
+pub mod goosebit;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
