@@ -2,7 +2,7 @@
 # Images for the U-Boot A/B proof (recovery/uboot/README.md), made without root.
 #
 #   make-disk.sh slot OUT.img --init INIT --version V --updater BIN --profile device.toml
-#       A slot's system: a 16 MiB FAT image holding `initrd` (busybox, the updater, the profile,
+#       A slot's system: a 32 MiB FAT image holding `initrd` (busybox, the updater, the profile,
 #       its key, fw_env.config, /etc/version, the virtio/vfat modules; INIT as /init).
 #   make-disk.sh disk OUT.img --slot-a A.img
 #       The machine's disk (GPT): 1 boot (FAT: the arm64 kernel as Image, boot.scr, uboot.env
@@ -10,7 +10,7 @@
 #       (zeros: never installed), 4 state (FAT, empty).
 #
 # Partition offsets in MiB (tests/common/uboot.rs reads them back with mtools "@@offset"):
-# boot 1 (40 MiB), system_a 41, system_b 57 (16 MiB each), state 73 (16 MiB); 90 MiB in all.
+# boot 1 (40 MiB), system_a 41, system_b 73 (32 MiB each), state 105 (16 MiB); 122 MiB in all.
 # Needs: recovery/fetch-kernel.sh arm64 first; mkfs.vfat, mtools, sfdisk, mkimage, mkenvimage.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +41,7 @@ case $kind in
       --extra "$here/fw_env.config:etc/fw_env.config" --extra "$tmp/version:etc/version" \
       --out "$tmp/initrd"
     rm -f "$out"
-    mkfs.vfat -C -n SYSTEM "$out" 16384 >/dev/null
+    mkfs.vfat -C -n SYSTEM "$out" 32768 >/dev/null
     mcopy -i "$out" "$tmp/initrd" ::initrd
     ;;
   disk)
@@ -50,13 +50,13 @@ case $kind in
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     rm -f "$out"
-    truncate -s 90M "$out"
+    truncate -s 122M "$out"
     sfdisk -q "$out" <<'PARTS'
 label: gpt
 start=1MiB, size=40MiB, name=boot, bootable
-start=41MiB, size=16MiB, name=system_a
-start=57MiB, size=16MiB, name=system_b
-start=73MiB, size=16MiB, name=state
+start=41MiB, size=32MiB, name=system_a
+start=73MiB, size=32MiB, name=system_b
+start=105MiB, size=16MiB, name=state
 PARTS
     mkfs.vfat -C -n BOOT "$tmp/boot.img" $((40 * 1024)) >/dev/null
     mkimage -q -A arm64 -T script -C none -n "A/B boot" -d "$here/boot.cmd" "$tmp/boot.scr"
@@ -67,7 +67,7 @@ PARTS
     mkfs.vfat -C -n STATE "$tmp/state.img" $((16 * 1024)) >/dev/null
     dd if="$tmp/boot.img" of="$out" bs=1M seek=1 conv=notrunc status=none
     dd if="$slot_a" of="$out" bs=1M seek=41 conv=notrunc status=none
-    dd if="$tmp/state.img" of="$out" bs=1M seek=73 conv=notrunc status=none
+    dd if="$tmp/state.img" of="$out" bs=1M seek=105 conv=notrunc status=none
     ;;
   *) echo "make-disk: slot|disk" >&2; exit 2 ;;
 esac

@@ -1,11 +1,12 @@
 #!/bin/busybox sh
 # /init of a slot's system in the U-Boot proof (recovery/uboot/README.md): the "running system"
 # that an installed slot boots into. It mounts the boot partition (the U-Boot environment file)
-# and the state partition, runs the one step the host left in /state/next, writes
+# and the state partition, runs the steps the host left in /state/next, writes
 # `status --json` to /state/status.json and powers off. The host (tests/qemu_uboot.rs) reads
 # the results from the disk image afterwards.
 #
-# Steps: apply (installs /state/update.zip from this running system), mark-good, none.
+# Steps (words in /state/next, run in order): apply (installs /state/update.zip from this
+# running system), mark-good. Their output and exit status go to /state/STEP.out and STEP.rc.
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /boot /state /tmp
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -31,23 +32,23 @@ slot=$(sed -n 's/.*rauc\.slot=\([AB]\).*/\1/p' /proc/cmdline)
 version=$(cat /etc/version)
 echo "SYSTEM: running slot $slot version $version"
 echo "$slot $version" >>/state/boots.log
-step=$(cat /state/next 2>/dev/null)
+steps=$(cat /state/next 2>/dev/null)
 rm -f /state/next
 sync
 dev=/etc/recovery/device.toml
 set -o pipefail
-case $step in
-  apply)
-    echo "SYSTEM: apply"
-    recovery-updater apply /state/update.zip --device $dev --yes --json 2>&1 | tee /state/apply.out
-    echo $? >/state/apply.rc ;;
-  mark-good)
-    echo "SYSTEM: mark-good"
-    recovery-updater mark-good --device $dev >/state/mark-good.out 2>&1
-    echo $? >/state/mark-good.rc ;;
-  none | "") ;;
-  *) echo "SYSTEM: unknown step $step" ;;
-esac
+for step in $steps; do
+  echo "SYSTEM: $step"
+  case $step in
+    apply)
+      recovery-updater apply /state/update.zip --device $dev --yes --json 2>&1 | tee /state/apply.out
+      echo $? >/state/apply.rc ;;
+    mark-good)
+      recovery-updater mark-good --device $dev >/state/mark-good.out 2>&1
+      echo $? >/state/mark-good.rc ;;
+    *) echo "SYSTEM: unknown step $step" ;;
+  esac
+done
 recovery-updater status --device $dev --json >/state/status.json 2>/state/status.err
 echo "SYSTEM: done"
 sync

@@ -14,6 +14,7 @@ mod sdcard;
 mod shell;
 mod tmux;
 mod tree;
+pub mod uboot;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
