@@ -18,6 +18,7 @@ mod tmux;
 mod tree;
 // The goosebit DDI server for the fleet tests (tests/fleet_goosebit*.rs).
 pub mod goosebit;
+pub mod uboot;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
