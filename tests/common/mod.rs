@@ -7,6 +7,7 @@
 //! (the recovery screen in a real terminal).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+mod formats;
 mod limits;
 mod misc;
 mod openssl;
@@ -17,7 +18,7 @@ mod tree;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
-pub use {limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*};
+pub use {formats::*, limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*};
 
 use std::collections::BTreeMap;
 use std::fs;
