@@ -59,7 +59,7 @@ codes! {
         "The package exceeds a safety limit (too many entries, an oversized manifest or signature, or data that expands beyond its declared size).",
         "Do not use this package: it is malformed or hostile. Get the official package.";
     ZipUnsupported = 9007, "PACKAGE_UNSUPPORTED_FEATURE",
-        "The package uses a zip feature this updater does not accept (encryption, a compression method other than stored or deflate, multiple disks).",
+        "The package uses a zip feature this updater does not accept (encryption, a compression method other than stored, deflate or zstd, multiple disks).",
         "Re-create the package with the vendor's packer (`recovery-updater pack`).";
     ZipInconsistent = 9008, "PACKAGE_STRUCTURE_INCONSISTENT",
         "The zip's headers disagree with each other, overlap, or point outside the file.",
@@ -127,6 +127,15 @@ codes! {
     EntrySizeMismatch = 9032, "IMAGE_SIZE_MISMATCH",
         "An image's real size in the package differs from its signed size.",
         "Download the package again; it is damaged or was altered.";
+    SparseInvalid = 9033, "SPARSE_IMAGE_INVALID",
+        "An Android sparse image in the package is malformed (bad magic or version, a chunk past its end, a block count that does not add up, a block size out of range); nothing past the bad chunk was written.",
+        "Report it to the vendor: the sparse image was built incorrectly. Re-make it with img2simg and pack again.";
+    SparseCrcMismatch = 9034, "SPARSE_IMAGE_CRC_MISMATCH",
+        "A CRC32 chunk of an Android sparse image does not match the data expanded before it.",
+        "Report it to the vendor: the sparse image is inconsistent. Re-make it with img2simg and pack again.";
+    ZstdWindowTooLarge = 9035, "ZSTD_WINDOW_TOO_LARGE",
+        "A zstd-compressed image asks for a decoding window larger than this updater allows (8 MiB), so it is refused before any memory is allocated for it.",
+        "Re-pack with `recovery-updater pack` (compression = \"zstd\" uses a small window); do not use zstd levels above 19 or --long.";
     BasebandMismatch = 9040, "BASEBAND_MISMATCH",
         "Baseband mismatch: the package does not support this device's modem firmware (baseband).",
         "Download the package for your baseband version, or install the required baseband update first.";
@@ -479,6 +488,19 @@ pub enum Error {
         expected: u64,
         actual: u64,
     },
+    #[error("{partition}: Android sparse image invalid at input byte {offset}: {reason}")]
+    SparseInvalid {
+        partition: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("{partition}: sparse CRC32 chunk at input byte {offset} says {expected:08x}, the expanded data gives {calculated:08x}")]
+    SparseCrcMismatch {
+        partition: String,
+        offset: u64,
+        expected: u32,
+        calculated: u32,
+    },
     #[error("cannot open partition {path}: {source}")]
     PartitionOpen {
         path: PathBuf,
@@ -628,6 +650,8 @@ impl HasCode for Error {
             Error::ChunkHashMismatch { .. } => Code::ChunkHashMismatch,
             Error::ImageHashMismatch { .. } => Code::ImageHashMismatch,
             Error::EntrySizeMismatch { .. } => Code::EntrySizeMismatch,
+            Error::SparseInvalid { .. } => Code::SparseInvalid,
+            Error::SparseCrcMismatch { .. } => Code::SparseCrcMismatch,
             Error::PartitionOpen { .. } => Code::PartitionOpen,
             Error::Write { .. } => Code::WriteFailed,
             Error::Flush { .. } => Code::FlushFailed,

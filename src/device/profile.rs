@@ -219,6 +219,21 @@ pub struct PartitionDef {
     /// ([`crate::device::target::open`]).
     #[serde(rename = "type", default)]
     pub kind: FlashType,
+    /// What happens to the DONT_CARE ranges of an Android sparse image written here
+    /// (`dont_care = "leave"`, the default, or `"zero"`).
+    #[serde(default)]
+    pub dont_care: DontCare,
+}
+
+/// The profile's choice for the DONT_CARE ranges of Android sparse images.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DontCare {
+    /// Not written: the partition keeps what it held there (fastest; what fastboot does).
+    #[default]
+    Leave,
+    /// Written with zeros, so the partition reads back exactly as `simg2img` expands it.
+    Zero,
 }
 
 impl PartitionDef {

@@ -299,10 +299,11 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             })?;
         let path = partition_path(def, target);
         let (size, identity) = probe(device, def.kind, &path)?;
-        if img.size > size {
+        // A sparse image is checked with its signed expanded size, before any write.
+        if img.written_size() > size {
             return Err(Error::ImageTooLarge {
                 partition: img.partition.clone(),
-                image: img.size,
+                image: img.written_size(),
                 partition_size: size,
             });
         }

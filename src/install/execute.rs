@@ -63,9 +63,14 @@ fn verify_in_place(
         };
         let img = &pkg.images()[i];
         let mut image_done = 0;
+        // A sparse image's structure is checked here too, so a bad one fails before any write.
+        let mut sparse = super::sparse_write::dry_run(img);
         stream::stream_image(pkg, img, |_, bytes| {
             if cancelled(opts) {
                 return Err(Error::Cancelled);
+            }
+            if let Some(x) = sparse.as_mut() {
+                x.feed(bytes, &mut |_| Ok(()))?;
             }
             let n = bytes.len() as u64;
             image_done += n;
@@ -78,6 +83,9 @@ fn verify_in_place(
             );
             Ok(())
         })?;
+        if let Some(x) = &sparse {
+            x.finish()?;
+        }
     }
     Ok(())
 }
@@ -135,6 +143,11 @@ fn write_target(
                 part: &*part,
                 resume_from,
                 state_dir,
+                dont_care: device
+                    .profile()
+                    .partition(&t.partition)
+                    .map(|d| d.dont_care)
+                    .unwrap_or_default(),
             };
             write::write_image(run, &w, journal, progress)?;
         }

@@ -26,6 +26,7 @@ pub mod log;
 mod plan;
 pub mod protect;
 mod resume;
+mod sparse_write;
 pub mod stream;
 mod write;
 
@@ -259,8 +260,12 @@ pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> 
     for img in checked.package.images() {
         let mut whole = Sha256::new();
         let mut image_done = 0;
+        let mut sparse = sparse_write::dry_run(img);
         stream::stream_image(&checked.package, img, |_, bytes| {
             whole.update(bytes);
+            if let Some(x) = sparse.as_mut() {
+                x.feed(bytes, &mut |_| Ok(()))?;
+            }
             let n = bytes.len() as u64;
             image_done += n;
             progress.advance(
@@ -279,6 +284,9 @@ pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> 
                 expected: hex::encode(img.sha256),
                 calculated: hex::encode(calculated),
             });
+        }
+        if let Some(x) = &sparse {
+            x.finish()?;
         }
     }
     run.end_phase();

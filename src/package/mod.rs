@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod manifest;
 pub mod pack;
+pub mod sparse;
 pub mod version;
 pub mod zip;
 

@@ -9,6 +9,7 @@
 
 pub mod bootsim;
 mod ddi;
+mod formats;
 mod limits;
 mod misc;
 mod openssl;
@@ -22,7 +23,9 @@ pub mod uboot;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
-pub use {ddi::*, limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*};
+pub use {
+    ddi::*, formats::*, limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*,
+};
 
 use std::collections::BTreeMap;
 use std::fs;
