@@ -165,7 +165,9 @@ pub(super) const ARCHIVE: &str = "<archive>";
 impl HasCode for ZipError {
     fn code(&self) -> Code {
         match self {
-            ZipError::Io { .. } => Code::PackageRead,
+            ZipError::Io { source, .. } => {
+                crate::package::source::fault_code(source).unwrap_or(Code::PackageRead)
+            }
             ZipError::NotZip | ZipError::Corrupt { .. } => Code::ZipCorrupt,
             ZipError::TooManyEntries { .. }
             | ZipError::CentralDirectoryTooLarge { .. }
