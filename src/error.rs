@@ -546,6 +546,8 @@ pub enum Error {
     CommandFile { path: PathBuf, reason: String },
     #[error("{action} failed: {reason}")]
     Power { action: String, reason: String },
+    #[error("adb sideload: {0}")]
+    Sideload(#[from] crate::sideload::SideloadError),
 }
 
 impl HasCode for Error {
@@ -601,6 +603,7 @@ impl HasCode for Error {
             Error::RecoveryInit { .. } => Code::RecoveryInitFailed,
             Error::CommandFile { .. } => Code::CommandFileInvalid,
             Error::Power { .. } => Code::PowerFailed,
+            Error::Sideload(e) => e.code(),
         }
     }
 }

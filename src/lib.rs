@@ -16,6 +16,7 @@ pub mod error;
 pub mod init;
 pub mod install;
 pub mod package;
+pub mod sideload;
 pub mod state;
 pub mod sys;
 pub mod ui;

@@ -7,6 +7,7 @@ mod device;
 mod inspect;
 mod install;
 mod keys;
+mod sideload;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,9 @@ enum Command {
     /// Wipe data / factory reset: erase the profile's `role = "data"` [[wipe]] partitions (and
     /// nothing else); 9065 when it lists none.
     Wipe(device::WipeArgs),
+    /// "Apply update from ADB" headless: serve `adb connect` + `adb sideload update.zip` and
+    /// install what the host sends; the exit status is the install's code.
+    Sideload(sideload::SideloadArgs),
     /// Print the table of error codes.
     Codes(codes::CodesArgs),
 }
@@ -73,6 +77,7 @@ impl Command {
             Command::Inspect(a) => a.json,
             Command::Verify(a) => a.json,
             Command::Apply(a) => a.json,
+            Command::Sideload(a) => a.json,
             _ => false,
         }
     }
@@ -114,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(a) => device::tui(&a),
         Command::Init(a) => device::init(a),
         Command::Wipe(a) => device::wipe(a),
+        Command::Sideload(a) => sideload::sideload(a),
         Command::Codes(a) => codes::codes(a),
     }
 }
