@@ -18,6 +18,7 @@ pub mod install;
 pub mod package;
 pub mod sideload;
 pub mod state;
+pub mod station;
 pub mod sys;
 pub mod ui;
 pub mod util;

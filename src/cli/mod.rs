@@ -8,6 +8,7 @@ mod inspect;
 mod install;
 mod keys;
 mod sideload;
+mod station;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,9 @@ enum Command {
     /// "Apply update from ADB" headless: serve `adb connect` + `adb sideload update.zip` and
     /// install what the host sends; the exit status is the install's code.
     Sideload(sideload::SideloadArgs),
+    /// Factory station: sideload one package to many units at once (HOST:PORT each), with a
+    /// table per unit, or JSON lines (`--json`), and a CSV / JSON-lines report.
+    Station(station::StationArgs),
     /// Print the table of error codes.
     Codes(codes::CodesArgs),
 }
@@ -78,6 +82,7 @@ impl Command {
             Command::Verify(a) => a.json,
             Command::Apply(a) => a.json,
             Command::Sideload(a) => a.json,
+            Command::Station(a) => a.json,
             _ => false,
         }
     }
@@ -120,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(a) => device::init(a),
         Command::Wipe(a) => device::wipe(a),
         Command::Sideload(a) => sideload::sideload(a),
+        Command::Station(a) => station::station(a),
         Command::Codes(a) => codes::codes(a),
     }
 }
