@@ -75,6 +75,18 @@ impl SourceFault {
     }
 }
 
+/// A copy of `e` for a reader that reports the same failure again (io::Error is not Clone):
+/// kind and message, and the [`SourceFault`] (so its code) when it carries one.
+pub fn replay_io(e: &io::Error) -> io::Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<SourceFault>())
+    {
+        Some(f) => f.clone().into_io(),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 /// The code of a [`SourceFault`] carried by `e`, if it carries one.
 pub fn fault_code(e: &io::Error) -> Option<Code> {
     e.get_ref()

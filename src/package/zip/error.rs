@@ -86,7 +86,7 @@ impl ZipError {
         match self {
             ZipError::Io { context, source } => ZipError::Io {
                 context,
-                source: io::Error::new(source.kind(), source.to_string()),
+                source: crate::package::source::replay_io(source),
             },
             ZipError::NotZip => ZipError::NotZip,
             ZipError::Corrupt { reason } => ZipError::Corrupt {
