@@ -259,6 +259,27 @@ codes! {
     FleetCache = 9139, "FLEET_CACHE_UNUSABLE",
         "The agent cannot use its cache directory or state file (missing, read-only, or not a directory).",
         "Check [fleet] cache_dir: it must be a writable directory on persistent storage.";
+    SideloadListen = 9150, "SIDELOAD_LISTEN_FAILED",
+        "The sideload server could not listen on its address (the port is in use or the address is wrong), or the station could not reach a unit.",
+        "Check the address and port (default 5555), that no other adb daemon uses it, and that the cable or network link is up.";
+    SideloadHostTooMuch = 9151, "SIDELOAD_HOST_SENT_TOO_MUCH",
+        "The PC sent more bytes for a block than the device asked for; nothing unverified was written.",
+        "Use the official `adb` from Android platform-tools and run `adb sideload update.zip` again.";
+    SideloadHostTooLittle = 9152, "SIDELOAD_HOST_SENT_TOO_LITTLE",
+        "The PC closed the transfer before sending all the bytes of a block the device asked for; nothing unverified was written.",
+        "Check that update.zip on the PC is complete and not being changed, then run `adb sideload update.zip` again.";
+    SideloadLargerThanAnnounced = 9153, "SIDELOAD_PACKAGE_LARGER_THAN_ANNOUNCED",
+        "The PC sent bytes past the package size it announced; nothing unverified was written.",
+        "Do not change update.zip while it is being sideloaded; run `adb sideload update.zip` again.";
+    SideloadDisconnected = 9154, "SIDELOAD_HOST_DISCONNECTED",
+        "The connection to the PC was lost during the sideload. On A/B devices the updated slot stays unbootable and the old one boots; in place, the install resumes when the same package is sent again.",
+        "Reconnect the cable, choose \"Apply update from ADB\" again and rerun `adb sideload update.zip` with the same package.";
+    SideloadProtocol = 9155, "SIDELOAD_PROTOCOL_ERROR",
+        "The PC sent a malformed adb message (bad magic, checksum or length) or an unusable sideload request (size or block size out of range).",
+        "Use the official `adb` from Android platform-tools (version 1.0.41 or later) and try again.";
+    StationReport = 9156, "STATION_REPORT_FAILED",
+        "The factory station could not write its report file.",
+        "Check that the report's folder exists and is writable, and that the name ends in .csv or .jsonl.";
 }
 
 impl Code {
@@ -620,6 +641,8 @@ pub enum Error {
     },
     #[error("no booted slot: {reason}")]
     NoBootedSlot { reason: String },
+    #[error("adb sideload: {0}")]
+    Sideload(#[from] crate::sideload::SideloadError),
 }
 
 impl HasCode for Error {
@@ -627,7 +650,9 @@ impl HasCode for Error {
         match self {
             Error::PackageOpen { .. } | Error::NoPackage { .. } => Code::PackageNotFound,
             Error::PackageNotAFile { .. } => Code::PackageNotAFile,
-            Error::PackageRead { .. } => Code::PackageRead,
+            Error::PackageRead { source } => {
+                crate::package::source::fault_code(source).unwrap_or(Code::PackageRead)
+            }
             Error::Zip(z) => z.code(),
             Error::ManifestMissing { .. } => Code::ManifestMissing,
             Error::SignatureMissing { .. } => Code::SignatureMissing,
@@ -682,6 +707,7 @@ impl HasCode for Error {
             Error::HealthCheckTimeout { .. } => Code::HealthCheckTimeout,
             Error::NoFallbackSlot { .. } => Code::NoFallbackSlot,
             Error::NoBootedSlot { .. } => Code::NoBootedSlot,
+            Error::Sideload(e) => e.code(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod packages;
 pub mod power;
 pub mod record;
 pub mod run;
+pub mod sideload;
 pub mod wipe;
 
 pub use crate::device::power::PowerAction;

@@ -9,6 +9,8 @@ mod inspect;
 mod install;
 mod keys;
 mod lifecycle;
+mod sideload;
+mod station;
 
 use std::process::ExitCode;
 
@@ -66,6 +68,12 @@ enum Command {
     /// The fleet agent: poll a hawkBit DDI server, download, verify, install into the other
     /// slot, and report success only after the new slot booted and was confirmed.
     Agent(agent::AgentArgs),
+    /// "Apply update from ADB" headless: serve `adb connect` + `adb sideload update.zip` and
+    /// install what the host sends; the exit status is the install's code.
+    Sideload(sideload::SideloadArgs),
+    /// Factory station: sideload one package to many units at once (HOST:PORT each), with a
+    /// table per unit, or JSON lines (`--json`), and a CSV / JSON-lines report.
+    Station(station::StationArgs),
     /// Print the table of error codes.
     Codes(codes::CodesArgs),
     /// From the booted system: which slot runs, which boots next, each slot's state and version,
@@ -88,6 +96,8 @@ impl Command {
             Command::Verify(a) => a.json,
             Command::Apply(a) => a.json,
             Command::Status(a) | Command::MarkGood(a) | Command::MarkBad(a) => a.json,
+            Command::Sideload(a) => a.json,
+            Command::Station(a) => a.json,
             _ => false,
         }
     }
@@ -130,6 +140,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(a) => device::init(a),
         Command::Wipe(a) => device::wipe(a),
         Command::Agent(a) => agent::agent(a),
+        Command::Sideload(a) => sideload::sideload(a),
+        Command::Station(a) => station::station(a),
         Command::Codes(a) => codes::codes(a),
         Command::Status(a) => lifecycle::status(a),
         Command::MarkGood(a) => lifecycle::mark_good(a),

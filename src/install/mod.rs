@@ -52,6 +52,29 @@ pub struct Options {
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
+/// Where a package comes from: a file, or another [`package::Source`] (a sideload host's
+/// blocks) with the label that names it in logs and records.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    Path(&'a Path),
+    Source(&'a Arc<dyn package::Source>, &'a Path),
+}
+
+impl Input<'_> {
+    /// The path, or the label, naming the package.
+    pub fn path(&self) -> &Path {
+        match self {
+            Input::Path(p) | Input::Source(_, p) => p,
+        }
+    }
+    fn open(&self) -> Result<package::Opened, Error> {
+        match self {
+            Input::Path(p) => package::open(p),
+            Input::Source(s, label) => package::open_source(Arc::clone(s), label),
+        }
+    }
+}
+
 /// A package that passed every check, with the plan for this device.
 pub struct Checked {
     pub package: Package,
@@ -136,7 +159,7 @@ impl Progress {
 /// Opens and verifies the package and runs every device check. Writes nothing.
 pub fn check(path: &Path, device: &dyn Device, sink: &mut dyn Sink) -> Result<Checked, Error> {
     let mut run = Run::new(sink);
-    check_in(&mut run, path, device)
+    check_in(&mut run, Input::Path(path), device)
 }
 
 /// [`check`] for a package the user picked on the recovery screen (its pre-check). When a check
@@ -150,7 +173,7 @@ pub fn check_logged(
     let mut logger = log::LogSink::new();
     let mut tee = events::Tee(vec![&mut *sink, &mut logger]);
     let mut run = Run::new(&mut tee);
-    let result = check_in(&mut run, path, device);
+    let result = check_in(&mut run, Input::Path(path), device);
     if let Err(e) = &result {
         run.phase(Phase::Record);
         log_failure(&mut run, e.code(), &e.to_string());
@@ -173,10 +196,11 @@ fn log_failure(run: &mut Run<'_>, code: Code, message: &str) {
     run.log(format!("fix: {}", code.fix()));
 }
 
-fn check_in(run: &mut Run<'_>, path: &Path, device: &dyn Device) -> Result<Checked, Error> {
+fn check_in(run: &mut Run<'_>, input: Input<'_>, device: &dyn Device) -> Result<Checked, Error> {
     run.phase(Phase::Open);
-    run.log(format!("package {}", path.display()));
-    let opened = package::open(path)
+    run.log(format!("package {}", input.path().display()));
+    let opened = input
+        .open()
         .inspect_err(|e| {
             if matches!(e, Error::SignatureMissing { .. }) {
                 checks::report_err(run.sink, CheckName::Signature, e);
@@ -370,6 +394,17 @@ pub fn apply(
     sink: &mut dyn Sink,
     opts: &Options,
 ) -> InstallRecord {
+    apply_input(Input::Path(path), device, sink, opts)
+}
+
+/// [`apply`] for a package from any [`Input`] (a sideload host's blocks included).
+pub fn apply_input(
+    input: Input<'_>,
+    device: &dyn Device,
+    sink: &mut dyn Sink,
+    opts: &Options,
+) -> InstallRecord {
+    let path = input.path();
     let started = crate::util::unix_now();
     let t0 = Instant::now();
     // Held until the record is saved. A second install is refused before it reads anything,
@@ -383,7 +418,7 @@ pub fn apply(
     let mut run = Run::new(&mut tee);
     let mut bytes_written = 0;
     let mut checked_info = None;
-    let result = check_in(&mut run, path, device).and_then(|checked| {
+    let result = check_in(&mut run, input, device).and_then(|checked| {
         checked_info = Some((
             hex::encode(checked.package.manifest_sha256),
             checked.plan.clone(),

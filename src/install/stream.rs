@@ -25,7 +25,6 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
@@ -33,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::package::pack::read_full;
 use crate::package::zip::{EntryReader, Method};
-use crate::package::{Image, Package};
+use crate::package::{Image, Package, Source as ByteSource};
 use crate::Error;
 
 /// Bytes read (and handed to the hasher) at once; never smaller than the image's chunk size (a
@@ -62,7 +61,7 @@ type Msg = Result<Filled, Error>;
 enum Source {
     /// A stored entry: `size` bytes at `start` in the package file.
     Stored {
-        file: Arc<File>,
+        file: Arc<dyn ByteSource>,
         start: u64,
         size: u64,
     },
@@ -96,12 +95,14 @@ pub fn stream_image(
             }
             // Tell the kernel we read this range once, front to back: it doubles readahead,
             // which matters when the package is on a slow card and not in the page cache.
-            advise(
-                &pkg.file,
-                entry.data_offset,
-                img.size,
-                libc::POSIX_FADV_SEQUENTIAL,
-            );
+            if let Some(file) = pkg.file.as_file() {
+                advise(
+                    file,
+                    entry.data_offset,
+                    img.size,
+                    libc::POSIX_FADV_SEQUENTIAL,
+                );
+            }
             Source::Stored {
                 file: Arc::clone(&pkg.file),
                 start: entry.data_offset,
@@ -200,8 +201,10 @@ fn read_all(
             let len = usize::try_from(img.size - offset).map_or(unit, |r| r.min(unit));
             let dst = buf.get_mut(..len).unwrap_or_default();
             let n = match &mut source {
-                Source::Stored { file, start, .. } => read_at_full(file, dst, *start + offset)
-                    .map_err(|source| Error::PackageRead { source })?,
+                Source::Stored { file, start, .. } => {
+                    read_at_full(&**file, dst, *start + offset)
+                        .map_err(|source| Error::PackageRead { source })?
+                }
                 Source::Deflated(reader) => {
                     read_full(reader, dst).map_err(Error::from_package_io)?
                 }
@@ -243,7 +246,7 @@ fn read_all(
 }
 
 /// Positional read of exactly `buf.len()` bytes unless the file ends first; returns the count.
-fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+fn read_at_full(file: &dyn ByteSource, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match file.read_at(&mut buf[n..], offset + n as u64) {

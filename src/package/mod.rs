@@ -4,11 +4,11 @@
 pub mod keys;
 pub mod manifest;
 pub mod pack;
+pub mod source;
 pub mod sparse;
 pub mod version;
 pub mod zip;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,12 +18,13 @@ use self::zip::{Limits, ZipArchive, ZipError};
 use crate::Error;
 pub use keys::{PrivateKey, PublicKey};
 pub use manifest::{Image, Manifest, MANIFEST_ENTRY, SIGNATURE_ENTRY};
+pub use source::Source;
 
 /// A package whose zip structure is sound but whose signature is not yet checked. Nothing in
 /// it may be trusted yet.
 pub struct Opened {
     pub path: PathBuf,
-    pub file: Arc<File>,
+    pub file: Arc<dyn Source>,
     pub zip: ZipArchive,
     manifest_bytes: Vec<u8>,
     signature: Option<Vec<u8>>,
@@ -34,7 +35,7 @@ pub struct Opened {
 /// bytes installed are the bytes of the file that was verified even if the path is replaced.
 pub struct Package {
     pub path: PathBuf,
-    pub file: Arc<File>,
+    pub file: Arc<dyn Source>,
     pub zip: ZipArchive,
     pub manifest_sha256: [u8; 32],
     /// The verified manifest; its images (with their chunk hashes) are [`Package::images`].
@@ -45,7 +46,16 @@ pub struct Package {
 
 /// Opens the file once, checks the zip structure and limits, and requires a signature.
 pub fn open(path: &Path) -> Result<Opened, Error> {
-    let opened = open_unsigned(path)?;
+    require_signature(open_unsigned(path)?)
+}
+
+/// [`open`] for bytes that are not a file on this device (a sideload host's blocks); `label`
+/// names the package in logs and records.
+pub fn open_source(source: Arc<dyn Source>, label: &Path) -> Result<Opened, Error> {
+    require_signature(open_in(source, label)?)
+}
+
+fn require_signature(opened: Opened) -> Result<Opened, Error> {
     match opened.signature.as_deref() {
         None => Err(Error::SignatureMissing {
             reason: format!("the package has no {SIGNATURE_ENTRY} (unsigned)"),
@@ -74,7 +84,10 @@ pub fn open_unsigned(path: &Path) -> Result<Opened, Error> {
                 },
             }
         })?;
-    let file = Arc::new(file);
+    open_in(Arc::new(file), path)
+}
+
+fn open_in(file: Arc<dyn Source>, path: &Path) -> Result<Opened, Error> {
     let zip = ZipArchive::open(file.clone(), &Limits::default())?;
     let manifest_entry = zip
         .by_name(MANIFEST_ENTRY)

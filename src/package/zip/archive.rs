@@ -1,8 +1,8 @@
 //! Opening an archive (every check runs here, before any entry is read) and
 //! reading its entries.
 
+use crate::package::source::Source;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::sync::Arc;
 
 use super::central::{parse_central_directory, CENTRAL_HEADER_LEN};
@@ -17,7 +17,7 @@ use super::Entry;
 /// A validated, read-only zip archive backed by a shared file descriptor.
 #[derive(Debug)]
 pub struct ZipArchive {
-    file: Arc<File>,
+    file: Arc<dyn Source>,
     file_len: u64,
     central_directory_offset: u64,
     entries: Vec<Entry>,
@@ -29,12 +29,11 @@ impl ZipArchive {
     /// checked). Only the end-of-archive window, the central directory (at
     /// most `limits.max_central_directory` bytes) and one local header at a
     /// time are read into memory.
-    pub fn open(file: Arc<File>, limits: &Limits) -> Result<ZipArchive, ZipError> {
+    pub fn open(file: Arc<dyn Source>, limits: &Limits) -> Result<ZipArchive, ZipError> {
         let file_len = file
-            .metadata()
-            .map_err(io_error("reading the archive's metadata"))?
-            .len();
-        let loc = locate_central_directory(&file, file_len)?;
+            .len()
+            .map_err(io_error("reading the archive's metadata"))?;
+        let loc = locate_central_directory(&*file, file_len)?;
 
         // Bound everything before allocating anything from these numbers.
         let max_entries = u64::try_from(limits.max_entries).unwrap_or(u64::MAX);
@@ -81,17 +80,17 @@ impl ZipArchive {
         }
 
         let mut cd = vec![0u8; to_usize(loc.size, "central directory size")?];
-        read_exact_at(&file, &mut cd, loc.offset, "reading the central directory")?;
+        read_exact_at(&*file, &mut cd, loc.offset, "reading the central directory")?;
         let entry_count = to_usize(loc.entries, "entry count")?;
         let (entries, infos, by_name) = parse_central_directory(&cd, entry_count, limits)?;
         drop(cd);
 
         let cd_start = loc.offset;
-        let locals = locate_entry_data(&file, cd_start, entries)?;
+        let locals = locate_entry_data(&*file, cd_start, entries)?;
         let entries = locals.entries;
         check_overlaps(&entries)?;
         for ((entry, info), local) in entries.iter().zip(&infos).zip(&locals.fixed) {
-            validate_local_header(&file, entry, info, local)?;
+            validate_local_header(&*file, entry, info, local)?;
         }
 
         Ok(ZipArchive {

@@ -2,7 +2,7 @@
 //! locator (4.3.15) and the zip64 record (4.3.14), which together say where
 //! the central directory is.
 
-use std::fs::File;
+use crate::package::source::Source;
 
 use super::error::{corrupt, out_of_bounds, ZipError, ARCHIVE};
 use super::extra::{U16_SENTINEL, U32_SENTINEL};
@@ -51,7 +51,7 @@ struct Eocd {
 /// Finds and parses the end records: the EOCD, and if a zip64 locator
 /// precedes it, the zip64 EOCD record it points to (which then wins).
 pub(super) fn locate_central_directory(
-    file: &File,
+    file: &dyn Source,
     file_len: u64,
 ) -> Result<CentralDirectoryLocation, ZipError> {
     if file_len < EOCD_LEN {
@@ -156,7 +156,7 @@ pub(super) fn locate_central_directory(
 /// Reads the zip64 end of central directory record the locator points at;
 /// the classic record must agree with it or defer to it.
 fn read_zip64_eocd(
-    file: &File,
+    file: &dyn Source,
     eocd: &Eocd,
     zip64_offset: u64,
     locator_offset: u64,

@@ -88,7 +88,7 @@ impl ZipError {
         match self {
             ZipError::Io { context, source } => ZipError::Io {
                 context,
-                source: io::Error::new(source.kind(), source.to_string()),
+                source: crate::package::source::replay_io(source),
             },
             ZipError::NotZip => ZipError::NotZip,
             ZipError::Corrupt { reason } => ZipError::Corrupt {
@@ -174,7 +174,9 @@ pub(super) const ARCHIVE: &str = "<archive>";
 impl HasCode for ZipError {
     fn code(&self) -> Code {
         match self {
-            ZipError::Io { .. } => Code::PackageRead,
+            ZipError::Io { source, .. } => {
+                crate::package::source::fault_code(source).unwrap_or(Code::PackageRead)
+            }
             ZipError::NotZip | ZipError::Corrupt { .. } => Code::ZipCorrupt,
             ZipError::TooManyEntries { .. }
             | ZipError::CentralDirectoryTooLarge { .. }

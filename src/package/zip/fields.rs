@@ -1,8 +1,7 @@
 //! Bounds-checked access to the little-endian fields of on-disk structures,
 //! and positional reads of them.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use crate::package::source::Source;
 
 use super::error::{corrupt, io_error, out_of_bounds, ZipError};
 
@@ -46,7 +45,7 @@ impl<'a> Fields<'a> {
 }
 
 pub(super) fn read_exact_at(
-    file: &File,
+    file: &dyn Source,
     buf: &mut [u8],
     offset: u64,
     context: &'static str,

@@ -2,7 +2,7 @@
 //! it lies before the central directory, that no two entries overlap, and
 //! that each local header agrees with its central directory header.
 
-use std::fs::File;
+use crate::package::source::Source;
 
 use super::central::{check_flags, CentralInfo, FLAG_DATA_DESCRIPTOR};
 use super::error::{corrupt, out_of_bounds, ZipError};
@@ -36,7 +36,7 @@ pub(super) struct LocatedEntries {
 /// Reads each entry's fixed local header, computes `data_offset`, and checks
 /// that header and data lie before the central directory.
 pub(super) fn locate_entry_data(
-    file: &File,
+    file: &dyn Source,
     cd_start: u64,
     mut entries: Vec<Entry>,
 ) -> Result<LocatedEntries, ZipError> {
@@ -142,7 +142,7 @@ pub(super) fn check_overlaps(entries: &[Entry]) -> Result<(), ZipError> {
 
 /// Compares a local header with its central directory header.
 pub(super) fn validate_local_header(
-    file: &File,
+    file: &dyn Source,
     entry: &Entry,
     info: &CentralInfo,
     local: &LocalFixed,

@@ -12,7 +12,7 @@
 //! * every loop is bounded by the input (the 64 KiB end-of-archive window, the
 //!   declared entry count, or the number of compressed bytes);
 //! * the archive is read only with positional reads
-//!   ([`FileExt::read_at`]) through one shared `Arc<File>`: nothing seeks and
+//!   ([`FileExt::read_at`]) through one shared `Arc<dyn Source>` (a file, or a sideload host): nothing seeks and
 //!   nothing reopens the path, so readers of different entries can run
 //!   concurrently and the file cannot be swapped underneath us by path.
 //!

@@ -2,12 +2,12 @@
 //! declared size and checked against it and the CRC-32 at the end.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use flate2::{Decompress, FlushDecompress, Status};
+
+use crate::package::source::Source as ByteSource;
 
 use super::error::{corrupt, ZipError};
 use super::unzstd::Unzstd;
@@ -15,7 +15,7 @@ use super::{Entry, Method};
 
 /// Reads a byte range of the shared file with positional reads.
 pub(super) struct RawReader {
-    file: Arc<File>,
+    file: Arc<dyn ByteSource>,
     pos: u64,
     pub(super) remaining: u64,
 }
@@ -200,7 +200,7 @@ enum ReaderState {
 }
 
 /// Streaming reader of one entry's uncompressed bytes; see
-/// [`ZipArchive::reader`]. Owns a clone of the archive's `Arc<File>`, so it
+/// [`ZipArchive::reader`]. Owns a clone of the archive's `Arc<dyn ByteSource>`, so it
 /// does not borrow the archive.
 pub struct EntryReader {
     name: String,
@@ -225,7 +225,7 @@ impl fmt::Debug for EntryReader {
 impl EntryReader {
     /// A reader of `entry`'s data in `file`; `entry` must come from the
     /// archive opened on `file` (its offsets and sizes were checked there).
-    pub(super) fn new(file: Arc<File>, entry: &Entry) -> EntryReader {
+    pub(super) fn new(file: Arc<dyn ByteSource>, entry: &Entry) -> EntryReader {
         let raw = RawReader {
             file,
             pos: entry.data_offset,

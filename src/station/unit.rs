@@ -1,0 +1,166 @@
+//! One unit: the host side of `adb sideload` spoken directly over TCP. Connect, CNXN, open
+//! `sideload-host:SIZE:BLOCKSIZE`, answer each 8-digit block request with that block of the
+//! package, until the unit says `DONEDONE` or `FAILFAIL` (followed by its code).
+
+use std::fs::File;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+use super::{Phase, UnitStatus};
+use crate::error::{Code, HasCode};
+use crate::sideload::conn::{banner_product, nul_terminated, Conn};
+use crate::sideload::message::{Message, A_CLSE, A_OKAY, A_OPEN, A_WRTE};
+use crate::sideload::service::{EXIT_FAILURE, EXIT_SUCCESS};
+use crate::sideload::{protocol, SideloadError, DEFAULT_PORT};
+
+/// The block size `adb sideload` uses.
+pub const BLOCK_SIZE: u32 = 65536;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Our stream id.
+const LOCAL: u32 = 1;
+
+/// Runs one unit to its end; `update` gets every change of state.
+pub fn run(target: &str, file: &File, size: u64, mut update: impl FnMut(&UnitStatus)) {
+    let mut s = UnitStatus::new(target, size);
+    let t0 = Instant::now();
+    s.phase = Phase::Connecting;
+    update(&s);
+    let result = session(target, file, size, &mut s, t0, &mut update);
+    s.seconds = t0.elapsed().as_secs_f64();
+    match result {
+        Ok(None) => {
+            s.phase = Phase::Passed;
+            s.percent = 100;
+            s.message = "installed".into();
+        }
+        Ok(Some(code)) => {
+            s.phase = Phase::Failed;
+            s.code = code;
+            s.message = Code::from_number(code).map_or_else(
+                || "failed".into(),
+                |c| format!("{}: {}", c.name(), c.meaning()),
+            );
+        }
+        Err(e) => {
+            s.phase = Phase::Failed;
+            s.code = e.code().number();
+            s.message = e.to_string();
+        }
+    }
+    update(&s);
+}
+
+/// `Ok(None)` on DONEDONE, `Ok(Some(code))` on FAILFAIL (code 9099 if the unit sent none).
+fn session(
+    target: &str,
+    file: &File,
+    size: u64,
+    s: &mut UnitStatus,
+    t0: Instant,
+    update: &mut impl FnMut(&UnitStatus),
+) -> Result<Option<u16>, SideloadError> {
+    let mut conn = Conn::connect(connect(target)?)?;
+    s.product = banner_product(&conn.peer_banner).unwrap_or("").to_string();
+    s.phase = Phase::Sending;
+    update(s);
+    conn.send(&Message::new(
+        A_OPEN,
+        LOCAL,
+        0,
+        nul_terminated(&format!("sideload-host:{size}:{BLOCK_SIZE}")),
+    ))?;
+    let remote = loop {
+        let m = conn.recv()?;
+        match m.command {
+            A_OKAY if m.arg1 == LOCAL => break m.arg0,
+            A_CLSE if m.arg1 == LOCAL => return Err(protocol("the unit refused sideload-host")),
+            _ => continue,
+        }
+    };
+    let mut buf = vec![0u8; BLOCK_SIZE as usize];
+    let mut last_percent = 0;
+    loop {
+        let m = conn.recv()?;
+        if m.command == A_CLSE && m.arg1 == LOCAL {
+            return Err(SideloadError::Disconnected {
+                reason: "the unit closed the stream without a result".into(),
+            });
+        }
+        if m.command != A_WRTE || m.arg1 != LOCAL {
+            continue;
+        }
+        conn.send(&Message::new(A_OKAY, LOCAL, remote, Vec::new()))?;
+        if let Some(rest) = m.data.strip_prefix(EXIT_SUCCESS) {
+            let _ = rest;
+            return Ok(None);
+        }
+        if let Some(rest) = m.data.strip_prefix(EXIT_FAILURE) {
+            let code = std::str::from_utf8(rest)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(Code::Internal.number());
+            return Ok(Some(code));
+        }
+        let block: u64 = std::str::from_utf8(&m.data)
+            .ok()
+            .filter(|t| t.len() == 8)
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| protocol("the unit sent a malformed block request"))?;
+        let offset = block * u64::from(BLOCK_SIZE);
+        if offset >= size {
+            return Err(protocol(format!(
+                "the unit asked for block {block}, past the end"
+            )));
+        }
+        let len = (size - offset).min(u64::from(BLOCK_SIZE)) as usize;
+        file.read_exact_at(&mut buf[..len], offset)
+            .map_err(|e| protocol(format!("reading the package: {e}")))?;
+        for chunk in buf[..len].chunks(conn.max_payload) {
+            conn.send(&Message::new(A_WRTE, LOCAL, remote, chunk.to_vec()))?;
+            wait_okay(&mut conn)?;
+        }
+        s.sent += len as u64;
+        let secs = t0.elapsed().as_secs_f64().max(1e-3);
+        s.mb_per_s = s.sent as f64 / secs / 1e6;
+        s.percent = (s.sent.saturating_mul(100) / size.max(1)).min(99) as u8;
+        if s.percent != last_percent {
+            last_percent = s.percent;
+            update(s);
+        }
+    }
+}
+
+/// Flow control: one WRTE in flight until the unit's OKAY.
+fn wait_okay(conn: &mut Conn) -> Result<(), SideloadError> {
+    loop {
+        let m = conn.recv()?;
+        match m.command {
+            A_OKAY if m.arg1 == LOCAL => return Ok(()),
+            A_CLSE if m.arg1 == LOCAL => {
+                return Err(SideloadError::Disconnected {
+                    reason: "the unit closed the stream mid-block".into(),
+                })
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// `HOST:PORT`, or a bare host (adb's default port 5555).
+fn connect(target: &str) -> Result<TcpStream, SideloadError> {
+    let with_port = match target.rsplit_once(':') {
+        Some((_, p)) if p.parse::<u16>().is_ok() => target.to_string(),
+        _ => format!("{target}:{DEFAULT_PORT}"),
+    };
+    let err = |source| SideloadError::Connect {
+        addr: with_port.clone(),
+        source,
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(err)?
+        .next()
+        .ok_or_else(|| err(std::io::Error::other("no address")))?;
+    TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(err)
+}
