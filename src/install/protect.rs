@@ -53,8 +53,11 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
     let profile = device.profile();
     let mut out = Vec::new();
     // Paths that do not exist protect nothing (a new device has no rollback index file yet).
+    // `mtd:NAME` / `ubi:NAME` are resolved to their device nodes first, so a raw flash or UBI
+    // slot is protected like a block device.
     let mut add = |path: &Path, what: String| {
-        if let Ok(id) = Identity::of(path) {
+        let node = crate::device::target::resolve(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Ok(id) = Identity::of(&node) {
             out.push(Protected { id, what });
         }
     };
