@@ -205,6 +205,47 @@ impl Medium for MtdDevice {
     }
 }
 
+/// Replaces `bytes` at `offset` of the MTD device at `path` when it is one (returns `Ok(false)`
+/// when it is not, for the caller's ordinary write): raw flash cannot be overwritten in place,
+/// so the erase blocks covering the range are read, the new bytes spliced in, the blocks erased
+/// (MEMERASE64) and written back whole, then read back and compared. For small areas shared with
+/// nothing else, such as a U-Boot environment copy (`fw_setenv` does the same). A bad block in the
+/// range is refused: the area's owner (U-Boot) does not skip it either.
+pub fn rewrite_in_place(path: &Path, offset: u64, bytes: &[u8]) -> io::Result<bool> {
+    let mut dev = match MtdDevice::open(path, Access::Write) {
+        Ok(d) => d,
+        Err(e) if FlashError::code_of(&e).is_some() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let es = u64::from(dev.geometry.erase_size);
+    let (first, end) = (offset / es, (offset + bytes.len() as u64).div_ceil(es));
+    let start = first * es;
+    let mut area = vec![0u8; ((end - first) * es) as usize];
+    dev.read_at(&mut area, start)?;
+    let at = (offset - start) as usize;
+    area[at..at + bytes.len()].copy_from_slice(bytes);
+    for b in first..end {
+        if dev.is_bad(b)? {
+            return Err(io::Error::other(format!(
+                "{}: erase block {b} is bad",
+                path.display()
+            )));
+        }
+        dev.erase(b)?;
+    }
+    dev.write_at(&area, start)?;
+    let mut back = vec![0u8; area.len()];
+    dev.read_at(&mut back, start)?;
+    if back != area {
+        return Err(FlashError::ReadBack {
+            path: path.to_path_buf(),
+            offset: start,
+        }
+        .into());
+    }
+    Ok(true)
+}
+
 /// A raw flash partition, written as described in the module docs.
 pub struct MtdTarget {
     path: PathBuf,
