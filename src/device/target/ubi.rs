@@ -237,6 +237,10 @@ impl FlashTarget for UbiTarget {
         // SAFETY: UBI_IOCVOLUP reads one __s64 from the pointer; `bytes` outlives the call. It
         // needs the volume opened for writing and fails (EINVAL) when `len` exceeds the volume.
         unsafe { ubi_vol_up(self.file.as_raw_fd(), &bytes) }?;
+        // The update marker is now in the volume table; make it durable before the first data
+        // byte, so a power cut from here on leaves the volume marked damaged (raw NAND programs
+        // synchronously; an MTD over a cached block device, block2mtd, needs the sync).
+        self.file.sync_all()?;
         *u = Update {
             declared: Some(len),
             written: 0,
