@@ -118,7 +118,9 @@ impl Guest {
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
         let t = Instant::now();
-        let mut child = cmd.spawn().expect("qemu-system-x86_64 (package qemu-system-x86)");
+        let mut child = cmd
+            .spawn()
+            .expect("qemu-system-x86_64 (package qemu-system-x86)");
         let mut console = String::new();
         let mut killed = false;
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -197,9 +199,21 @@ fn setup(tmp: &Path) -> Guest {
     let (key, public) = keygen(&build.join("keys"), "release", "ecdsa-p256");
     // The raw image spans erase blocks 0..8 of 128 KiB, so factory bad block 5 is inside it;
     // its end is not page-aligned.
-    fs::write(build.join("raw.img"), image_bytes(31, MIB as u64 + 3000, false)).unwrap();
-    fs::write(build.join("rootfs.img"), image_bytes(32, 8 * MIB as u64, false)).unwrap();
-    fs::write(build.join("old.img"), image_bytes(33, 2 * MIB as u64 + 5, false)).unwrap();
+    fs::write(
+        build.join("raw.img"),
+        image_bytes(31, MIB as u64 + 3000, false),
+    )
+    .unwrap();
+    fs::write(
+        build.join("rootfs.img"),
+        image_bytes(32, 8 * MIB as u64, false),
+    )
+    .unwrap();
+    fs::write(
+        build.join("old.img"),
+        image_bytes(33, 2 * MIB as u64 + 5, false),
+    )
+    .unwrap();
     let both = pack(
         &build,
         &key,
@@ -223,8 +237,14 @@ fn setup(tmp: &Path) -> Guest {
     fs::copy(demo.parent().unwrap().join("parts/misc.img"), &misc).unwrap();
 
     let mut extra = vec![
-        (musl.display().to_string(), "bin/recovery-updater".to_string()),
-        (host_file("/bin/busybox", "busybox-static"), "bin/busybox".into()),
+        (
+            musl.display().to_string(),
+            "bin/recovery-updater".to_string(),
+        ),
+        (
+            host_file("/bin/busybox", "busybox-static"),
+            "bin/busybox".into(),
+        ),
         (
             host_file("/lib64/ld-linux-x86-64.so.2", "libc6"),
             "lib64/ld-linux-x86-64.so.2".into(),
