@@ -18,7 +18,7 @@
 //!
 //! | engine step (src/install)            | calls                                              |
 //! |--------------------------------------|----------------------------------------------------|
-//! | plan: fit and identity checks        | [`open`] read-only, [`FlashTarget::size`], [`FlashTarget::identity`] |
+//! | plan: fit and identity checks        | [`open`] read-only, [`FlashTarget::fits`], [`FlashTarget::size`], [`FlashTarget::identity`] |
 //! | resume: is a journalled chunk there? | [`open`] read-only, [`FlashTarget::read_exact_at`] |
 //! | write an image / copy an image       | [`open`] for writing, [`FlashTarget::begin`] with the length, [`FlashTarget::write_all_at`] in increasing offsets, [`FlashTarget::flush`] at checkpoints, [`FlashTarget::finish`] at the end |
 //! | copy from the active slot            | [`FlashTarget::read_exact_at`] on both (source, then read-back) |
@@ -124,6 +124,13 @@ pub trait FlashTarget: Send + Sync {
     /// before anything is written: a target that is the active slot, the slot control or the
     /// recovery state under another name is refused (9057).
     fn identity(&self) -> io::Result<Identity>;
+
+    /// Whether an image of `len` bytes fits, by the medium's own rule. Runs at plan time, before
+    /// [`FlashTarget::size`] is compared with the image (9024 when larger): raw NAND refuses here
+    /// an image that fits the partition but not beside its bad blocks (9062).
+    fn fits(&self, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Reads `buf.len()` bytes at `offset`. Runs on resume (a chunk the journal counts as
     /// written is read back and compared with its signed hash before it is kept), when an A/B

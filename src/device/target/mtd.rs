@@ -366,9 +366,20 @@ impl MtdTarget {
 
 impl FlashTarget for MtdTarget {
     fn size(&self) -> io::Result<u64> {
-        // The raw size: the fit beside the bad blocks has its own code (9062), checked in
-        // `begin` where the blocks are erased.
-        Ok(self.lock()?.medium.geometry().size)
+        // What the partition holds: its good blocks (the logical size reads and copies use).
+        let st = self.lock()?;
+        Ok(st.good.len() as u64 * u64::from(st.medium.geometry().erase_size))
+    }
+    fn fits(&self, len: u64) -> io::Result<()> {
+        // Larger than the whole partition is the generic 9024; fitting the partition but not
+        // its good blocks is 9062.
+        let st = self.lock()?;
+        let g = st.medium.geometry();
+        let needed = len.div_ceil(u64::from(g.erase_size));
+        if len <= g.size && needed > st.good.len() as u64 {
+            return Err(self.no_room(&st, needed));
+        }
+        Ok(())
     }
     fn identity(&self) -> io::Result<Identity> {
         Ok(self.identity)

@@ -126,6 +126,15 @@ fn an_image_spanning_a_bad_block_skips_it_and_reads_back() {
 fn an_image_that_fits_only_without_the_bad_blocks_is_refused_before_erasing() {
     let nand = RamNand::new(4, &[0, 3]);
     let t = target(nand);
+    // The plan's check, then the one before erasing.
+    assert_eq!(t.size().unwrap(), 2 * 4096, "good blocks only");
+    let err = t.fits(3 * 4096).unwrap_err();
+    assert_eq!(
+        FlashError::code_of(&err),
+        Some(crate::error::Code::FlashNoRoom)
+    );
+    t.fits(2 * 4096).unwrap();
+    t.fits(5 * 4096).unwrap(); // larger than the partition: the generic 9024 says so
     let err = t.begin(3 * 4096).unwrap_err();
     assert!(
         matches!(
