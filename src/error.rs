@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use crate::device::target::FlashError;
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeInfo {
@@ -175,9 +177,30 @@ codes! {
     PartitionNameDuplicate = 9061, "PARTITION_NAME_DUPLICATE",
         "Two partitions of the device's internal disks carry the same name, so /dev/block/by-name cannot say which one is meant; the recovery links neither and stops.",
         "The recovery image or the partition table is misconfigured: list only the real internal disks in the profile's `[init] internal_disks`, or reflash the partition table from the vendor's factory image.";
+    FlashNoRoom = 9062, "FLASH_BAD_BLOCKS_NO_ROOM",
+        "The image no longer fits in the raw NAND partition: together with the partition's bad blocks (factory-marked, or found bad while erasing or writing) it needs more erase blocks than the partition has. Nothing after the last good block was written.",
+        "The flash is wearing out: contact service. A package built for this device with a smaller image (or a repartitioned flash) installs.";
+    FlashReadBack = 9063, "FLASH_READBACK_MISMATCH",
+        "A block written to raw flash (MTD) read back different from what was written; the partition is not valid.",
+        "Retry the update; if it repeats, the flash is failing: contact service.";
+    UbiVolumeDamaged = 9064, "UBI_VOLUME_DAMAGED",
+        "A UBI volume is damaged: an update of it was interrupted (its update marker is set) or its data is corrupted. A slot on it is invalid and is neither copied from nor counted as installed.",
+        "Install the update again: writing the whole volume clears the marker. If the damaged volume is the running slot's, the device needs service.";
     WipeNotConfigured = 9065, "WIPE_NOT_CONFIGURED",
         "Wipe data / factory reset (or wipe cache) is not configured on this device: the recovery knows no partition of the requested role (data or cache) to erase.",
         "Nothing was erased. Use the vendor's recovery image that supports factory reset, or reset from the system's settings.";
+    FlashTargetNotFound = 9066, "FLASH_TARGET_NOT_FOUND",
+        "The device profile names a raw flash partition (`mtd:NAME`) or a UBI volume (`ubi:NAME`) that this device does not have (not in /proc/mtd, or not in /sys/class/ubi: UBI not attached?).",
+        "The recovery image does not match this device's flash layout: reflash recovery from the vendor's factory image, or attach UBI first (ubiattach).";
+    FlashTargetWrongKind = 9067, "FLASH_TARGET_WRONG_KIND",
+        "A partition's path is not the kind of flash its profile `type` says (`mtd` needs an MTD character device, `ubi` a UBI volume device); nothing was written to it.",
+        "The device profile is wrong: fix the partition's `type` or `path` (see docs/FLASH.md), or reflash the vendor's recovery image.";
+    UbiUpdateIncomplete = 9068, "UBI_UPDATE_INCOMPLETE",
+        "A UBI volume update did not receive exactly the number of bytes it declared, so the kernel keeps the volume marked damaged; the slot is not switched.",
+        "Retry the update; the whole volume is written again.";
+    UbiRenameFailed = 9069, "UBI_RENAME_FAILED",
+        "Swapping the names of the A/B UBI volumes (the switch for a bootloader that picks its volume by name) failed; the kernel renames atomically, so the old names, and the old slot, are still in place.",
+        "Retry the update; if it repeats, the UBI device needs service.";
     PackSpecInvalid = 9070, "PACK_SPEC_INVALID",
         "The package spec given to `pack` is invalid, or an image it names cannot be read.",
         "Fix the spec (see docs/FORMAT.md) and run pack again.";
@@ -677,9 +700,12 @@ impl HasCode for Error {
             Error::EntrySizeMismatch { .. } => Code::EntrySizeMismatch,
             Error::SparseInvalid { .. } => Code::SparseInvalid,
             Error::SparseCrcMismatch { .. } => Code::SparseCrcMismatch,
-            Error::PartitionOpen { .. } => Code::PartitionOpen,
-            Error::Write { .. } => Code::WriteFailed,
-            Error::Flush { .. } => Code::FlushFailed,
+            // A failure of one kind of flash carries its own code inside the io::Error.
+            Error::PartitionOpen { source, .. } => {
+                FlashError::code_of(source).unwrap_or(Code::PartitionOpen)
+            }
+            Error::Write { source, .. } => FlashError::code_of(source).unwrap_or(Code::WriteFailed),
+            Error::Flush { source, .. } => FlashError::code_of(source).unwrap_or(Code::FlushFailed),
             Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
             Error::SlotState { .. } => Code::SlotStateInvalid,
             Error::StateWrite { .. } => Code::StateWriteFailed,

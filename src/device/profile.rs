@@ -240,6 +240,18 @@ impl PartitionDef {
     pub fn slotted(&self) -> bool {
         self.path.contains("{slot}")
     }
+
+    /// The flash type a path names by name: `mtd:NAME` (an MTD partition in /proc/mtd) or
+    /// `ubi:NAME` (a UBI volume in sysfs); `None` for a path.
+    pub fn named_flash(&self) -> Option<FlashType> {
+        if self.path.starts_with("mtd:") {
+            Some(FlashType::Mtd)
+        } else if self.path.starts_with("ubi:") {
+            Some(FlashType::Ubi)
+        } else {
+            None
+        }
+    }
 }
 
 /// What a `[[wipe]]` partition holds, so each request erases exactly its own kind: `--wipe_data`
@@ -475,6 +487,19 @@ impl RawProfile {
             if !names.insert(p.name.clone()) {
                 return Err(invalid(path, format!("partition {} listed twice", p.name)));
             }
+            if let Some(kind) = p.named_flash() {
+                if kind != p.kind {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "partition {}: path {:?} names a {kind} target but type is {:?}",
+                            p.name,
+                            p.path,
+                            p.kind.to_string()
+                        ),
+                    ));
+                }
+            }
             if self.slots.mode == SlotMode::Single && p.slotted() {
                 return Err(invalid(
                     path,
@@ -592,7 +617,11 @@ impl Profile {
             .partitions
             .into_iter()
             .map(|p| PartitionDef {
-                path: at.string(&p.path),
+                // `mtd:NAME` / `ubi:NAME` are names, not files: resolved when opened.
+                path: match p.named_flash() {
+                    Some(_) => p.path.clone(),
+                    None => at.string(&p.path),
+                },
                 ..p
             })
             .collect();
@@ -749,10 +778,25 @@ path = "/dev/block/by-name/modem"
         let p = Profile::parse(&typed, Path::new("d.toml"), Path::new("/r")).unwrap();
         assert_eq!(p.partitions[1].kind, FlashType::Block);
         // A type without a handler is refused when the profile loads, not at the first write.
-        let nand = SAMPLE.replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"mtd\"\n");
+        let nand = SAMPLE.replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"nand\"\n");
         let e = Profile::parse(&nand, Path::new("d.toml"), Path::new("/r")).unwrap_err();
-        assert!(e.to_string().contains("unknown variant `mtd`"), "{e}");
+        assert!(e.to_string().contains("unknown variant `nand`"), "{e}");
         assert_eq!(crate::HasCode::code(&e), crate::Code::ProfileInvalid);
+        // Raw NAND and UBI by name: kept as names (not joined to the profile's directory).
+        let flash = SAMPLE
+            .replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"mtd\"\n")
+            .replace("/dev/block/by-name/modem", "mtd:modem")
+            .replace("parts/boot_{slot}.img", "ubi:boot_{slot}")
+            .replace("name = \"boot\"\n", "name = \"boot\"\ntype = \"ubi\"\n");
+        let p = Profile::parse(&flash, Path::new("d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.partitions[0].kind, FlashType::Ubi);
+        assert_eq!(p.partitions[0].path, "ubi:boot_{slot}");
+        assert_eq!(p.partitions[1].kind, FlashType::Mtd);
+        assert_eq!(p.partitions[1].path, "mtd:modem");
+        // A name of one kind with a handler of another is refused.
+        let wrong = flash.replace("type = \"ubi\"", "type = \"block\"");
+        let e = Profile::parse(&wrong, Path::new("d.toml"), Path::new("/r")).unwrap_err();
+        assert!(e.to_string().contains("names a ubi target"), "{e}");
     }
 }
 

@@ -60,14 +60,8 @@ pub fn parse_config(text: &str, dir: &Path) -> Result<Vec<EnvLocation>, String> 
         if f.len() < 3 {
             return Err(format!("line {}: want `device offset size`", n + 1));
         }
+        // An MTD device (`/dev/mtdN`) is fine: `write` erases before writing.
         let device = PathBuf::from(f[0]);
-        if device.to_string_lossy().starts_with("/dev/mtd") {
-            return Err(format!(
-                "line {}: MTD devices need erase handling, which this updater does not do; \
-                 use the misc slot control or a block device",
-                n + 1
-            ));
-        }
         let offset =
             parse_num(f[1]).ok_or_else(|| format!("line {}: bad offset {}", n + 1, f[1]))?;
         let size = parse_num(f[2])
@@ -292,6 +286,12 @@ impl EnvStore {
         };
         let loc = &self.locations[target];
         let bytes = encode(vars, loc.size, flag)?;
+        // Raw flash (MTD): erase the blocks holding this copy, then write and read back. The
+        // other copy (redundant layout) is in other erase blocks and keeps the old environment
+        // through a power cut.
+        if crate::device::target::mtd::rewrite_in_place(&loc.device, loc.offset, &bytes)? {
+            return Ok(());
+        }
         let f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -623,9 +623,13 @@ mod tests {
         assert_eq!(locs[0].offset, 0x3fe000);
         assert_eq!(locs[1].device, PathBuf::from("/etc/env2.bin"));
         assert_eq!(locs[1].size, 0x2000);
-        assert!(parse_config("/dev/mtd0 0 0x2000\n", Path::new("/"))
-            .unwrap_err()
-            .contains("MTD"));
+        // Raw flash: accepted (erase before write).
+        let mtd = parse_config(
+            "/dev/mtd0 0 0x2000 0x20000\n/dev/mtd0 0x20000 0x2000 0x20000\n",
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(mtd[1].offset, 0x20000);
         assert!(parse_config("", Path::new("/")).is_err());
         assert!(parse_config("a 0 0x2000\nb 0 0x4000\n", Path::new("/")).is_err());
     }

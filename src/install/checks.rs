@@ -257,10 +257,17 @@ fn battery(device: &dyn Device, m: &crate::package::Manifest) -> Result<Passed, 
     })
 }
 
-/// Opens a target read-only through its flash handler: its size and its identity.
-fn probe(device: &dyn Device, kind: FlashType, path: &Path) -> Result<(u64, Identity), Error> {
+/// Opens a target read-only through its flash handler: its size and its identity. With `need`,
+/// the handler's own fit check runs first (raw NAND: 9062 when the bad blocks leave too little).
+fn probe(
+    device: &dyn Device,
+    kind: FlashType,
+    path: &Path,
+    need: Option<u64>,
+) -> Result<(u64, Identity), Error> {
     let t = device.open_target(kind, path, Access::Read)?;
-    t.size()
+    need.map_or(Ok(()), |n| t.fits(n))
+        .and_then(|()| t.size())
         .and_then(|size| Ok((size, t.identity()?)))
         .map_err(|source| Error::PartitionOpen {
             path: path.to_path_buf(),
@@ -298,7 +305,7 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
                 partition: img.partition.clone(),
             })?;
         let path = partition_path(def, target);
-        let (size, identity) = probe(device, def.kind, &path)?;
+        let (size, identity) = probe(device, def.kind, &path, Some(img.written_size()))?;
         // A sparse image is checked with its signed expanded size, before any write.
         if img.written_size() > size {
             return Err(Error::ImageTooLarge {
@@ -326,8 +333,8 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             }
             let from = partition_path(def, Some(a));
             let to = partition_path(def, Some(t));
-            let (src, _) = probe(device, def.kind, &from)?;
-            let (dst, identity) = probe(device, def.kind, &to)?;
+            let (src, _) = probe(device, def.kind, &from, None)?;
+            let (dst, identity) = probe(device, def.kind, &to, Some(src))?;
             if src > dst {
                 return Err(Error::ImageTooLarge {
                     partition: def.name.clone(),

@@ -134,6 +134,16 @@ fn write_target(
             journal::store(state_dir, journal)?;
         }
     }
+    // Raw flash and UBI volumes are erased / updated as a whole: they start again from 0.
+    if !part.keeps_earlier_writes() {
+        resume_from = 0;
+    }
+    let flash_err = |offset, source| Error::Write {
+        partition: t.partition.clone(),
+        offset,
+        source,
+    };
+    part.begin(t.bytes).map_err(|e| flash_err(0, e))?;
     match &t.source {
         Source::Package(i) => {
             let w = write::ImageWrite {
@@ -158,6 +168,9 @@ fn write_target(
         partition: t.partition.clone(),
         source,
     })?;
+    if let Some(line) = part.finish().map_err(|e| flash_err(t.bytes, e))? {
+        run.log(line);
+    }
     if let Some(j) = journal.image_mut(&t.partition) {
         j.chunks_done = j.chunks;
     }

@@ -45,7 +45,9 @@ pub fn check_targets(
         let profile = device.profile();
         for def in profile.partitions.iter().filter(|d| d.slotted()) {
             let p = partition_path(def, Some(b));
-            if let Ok(id) = Identity::of(&p) {
+            // mtd:/ubi: names resolve to their device nodes, as for the active slot below.
+            let node = crate::device::target::resolve(&p).unwrap_or(p);
+            if let Ok(id) = Identity::of(&node) {
                 protected.insert(
                     0,
                     Protected {
@@ -81,8 +83,11 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
     let profile = device.profile();
     let mut out = Vec::new();
     // Paths that do not exist protect nothing (a new device has no rollback index file yet).
+    // `mtd:NAME` / `ubi:NAME` are resolved to their device nodes first, so a raw flash or UBI
+    // slot is protected like a block device.
     let mut add = |path: &Path, what: String| {
-        if let Ok(id) = Identity::of(path) {
+        let node = crate::device::target::resolve(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Ok(id) = Identity::of(&node) {
             out.push(Protected {
                 id,
                 what,
