@@ -202,6 +202,24 @@ codes! {
     InstalledWipeFailed = 9115, "UPDATE_INSTALLED_WIPE_FAILED",
         "The update is installed (on A/B devices its slot is active and boots next), but wiping data afterwards failed: the new version starts with the old data.",
         "Do not install the package again: wipe data from the recovery menu (Wipe data / factory reset); if it repeats, the flash is failing: contact service.";
+    BootedSlotWrite = 9120, "BOOTED_SLOT_WRITE_REFUSED",
+        "The install would write a partition of the slot the running system booted from; it was refused before anything was written.",
+        "Install from the running system only into the other slot (the updater picks it), or reboot into recovery to write this slot.";
+    FellBack = 9121, "NEW_SLOT_FELL_BACK",
+        "The new slot did not start: the bootloader used up its tries and returned to the previous slot, which is running the previous version.",
+        "Nothing to repair: the device runs the previous version. Read the new version's boot log, fix the package and install again.";
+    HealthCheckFailed = 9122, "HEALTH_CHECK_FAILED",
+        "The profile's health check failed, so the booted slot was not marked good; it is still on trial and the bootloader falls back if it is not confirmed.",
+        "Fix what the health check reports and run mark-good again, or run mark-bad to return to the previous version.";
+    HealthCheckTimeout = 9123, "HEALTH_CHECK_TIMEOUT",
+        "The profile's health check did not finish within its timeout and was stopped; the booted slot was not marked good.",
+        "Find out why the health check hangs (or raise its timeout_s in the profile) and run mark-good again.";
+    NoFallbackSlot = 9124, "NO_BOOTABLE_FALLBACK_SLOT",
+        "mark-bad was refused: the other slot is not bootable, so marking this one bad would leave nothing to boot.",
+        "Install a good version into the other slot first, then mark this one bad.";
+    NoBootedSlot = 9125, "BOOTED_SLOT_UNKNOWN",
+        "The command needs the slot the system booted from, and none is known: the device is single-slot, it runs the recovery, or neither the profile's booted_slot nor the kernel command line names a slot.",
+        "Run it from the booted system; set booted_slot in the device profile if the kernel command line does not carry androidboot.slot_suffix, androidboot.slot or rauc.slot.";
     FleetNotConfigured = 9130, "FLEET_NOT_CONFIGURED",
         "The fleet agent cannot run: the device profile has no usable [fleet] section (server, controller id, token, or no pins/CA for an https server).",
         "Fix the [fleet] section of the device profile (docs/DEVICE.md) or the files it names (token_file, controller_id).";
@@ -232,9 +250,6 @@ codes! {
     FleetCache = 9139, "FLEET_CACHE_UNUSABLE",
         "The agent cannot use its cache directory or state file (missing, read-only, or not a directory).",
         "Check [fleet] cache_dir: it must be a writable directory on persistent storage.";
-    FleetHealthCheck = 9140, "FLEET_HEALTH_CHECK_FAILED",
-        "The new version booted, but its health check failed or timed out, so it was not confirmed; the device returns to the previous version.",
-        "Look at the health check's output in the agent log; fix the new version and roll it out again.";
 }
 
 impl Code {
@@ -560,6 +575,29 @@ pub enum Error {
     Power { action: String, reason: String },
     #[error("fleet: {0}")]
     Fleet(#[from] Box<crate::fleet::FleetError>),
+    #[error("refusing to write {partition} to {path}: it is a partition of the booted slot {slot}, the running system")]
+    BootedSlotWrite {
+        partition: String,
+        path: PathBuf,
+        slot: crate::device::Slot,
+    },
+    #[error("the install of {version} switched to slot {slot}, which did not start: the bootloader returned to slot {running}")]
+    FellBack {
+        version: String,
+        slot: crate::device::Slot,
+        running: crate::device::Slot,
+    },
+    #[error("health check {command:?} failed: {reason}")]
+    HealthCheck { command: String, reason: String },
+    #[error("health check {command:?} did not finish within {timeout_s} s")]
+    HealthCheckTimeout { command: String, timeout_s: u64 },
+    #[error("slot {other} is not bootable: marking slot {slot} bad would leave nothing to boot")]
+    NoFallbackSlot {
+        slot: crate::device::Slot,
+        other: crate::device::Slot,
+    },
+    #[error("no booted slot: {reason}")]
+    NoBootedSlot { reason: String },
 }
 
 impl HasCode for Error {
@@ -614,6 +652,12 @@ impl HasCode for Error {
             Error::RecoveryInit { .. } => Code::RecoveryInitFailed,
             Error::CommandFile { .. } => Code::CommandFileInvalid,
             Error::Power { .. } => Code::PowerFailed,
+            Error::BootedSlotWrite { .. } => Code::BootedSlotWrite,
+            Error::FellBack { .. } => Code::FellBack,
+            Error::HealthCheck { .. } => Code::HealthCheckFailed,
+            Error::HealthCheckTimeout { .. } => Code::HealthCheckTimeout,
+            Error::NoFallbackSlot { .. } => Code::NoFallbackSlot,
+            Error::NoBootedSlot { .. } => Code::NoBootedSlot,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::bootsim::{boot_misc, running_from};
 use common::*;
 
 /// Appends a `[fleet]` section for `server` to the fixture's profile; returns the cache dir.
@@ -249,4 +250,118 @@ fn a_killed_download_resumes_with_a_range_request() {
         fs::read(cache.join("package.zip")).unwrap(),
         fs::read(&pkg).unwrap()
     );
+}
+
+fn closed(server: &DdiServer) -> Vec<serde_json::Value> {
+    server
+        .feedback()
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["status"]["execution"] == "closed")
+        .collect()
+}
+
+fn slot_a(fx: &Fixture) -> Vec<u8> {
+    fs::read(fx.part("system_a.img")).unwrap()
+}
+
+/// Installs action 21 into slot b while running from a; returns the server and the cache.
+fn installed_into_b(fx: &Fixture, extra: &str) -> (DdiServer, PathBuf) {
+    running_from(fx, recovery_updater::device::Slot::A);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer::forced(21, &pkg)));
+    let cache = fleet_profile(fx, &server, &[&server.cert.pin], extra);
+    let out = agent_once(fx);
+    assert!(out.status.success(), "{}", text(&out));
+    let (exec, finished, details) = server.last_feedback();
+    assert_eq!((exec.as_str(), finished.as_str()), ("proceeding", "none"));
+    assert!(details.contains("Installed into slot b"), "{details}");
+    assert!(
+        server
+            .feedback()
+            .iter()
+            .any(|(_, v)| v["status"]["details"][0] == "Downloaded 100%"
+                && v["status"]["result"]["progress"] == serde_json::json!({"cnt": 100, "of": 100})),
+        "{:?}",
+        server.feedback()
+    );
+    // The package is in slot b now: the cache is empty again.
+    assert!(cache_files(&cache).is_empty());
+    (server, cache)
+}
+
+#[test]
+fn one_device_end_to_end_success_only_after_the_new_slot_booted_and_was_confirmed() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let a = slot_a(&fx);
+    let (server, _) = installed_into_b(
+        &fx,
+        "health_check = { command = [\"true\"], timeout_s = 10 }",
+    );
+    assert_eq!(slot_a(&fx), a, "the running slot was written");
+    // Still running from a (no reboot yet): no final word.
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        closed(&server).is_empty(),
+        "success reported before the new slot booted"
+    );
+    // The simulated reboot: the bootloader starts b, the booted-slot fact changes.
+    assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Succeeded"));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "success");
+    let rec: serde_json::Value =
+        serde_json::from_slice(&fs::read(fx.state_file("last_install.json")).unwrap()).unwrap();
+    assert_eq!(rec["state"], "confirmed");
+    // Confirmed: b keeps booting.
+    for _ in 0..7 {
+        assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
+    }
+}
+
+#[test]
+fn a_failed_health_check_marks_the_new_slot_bad_and_reports_failure() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let (server, _) = installed_into_b(
+        &fx,
+        "health_check = { command = [\"false\"], timeout_s = 10 }",
+    );
+    assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 122, "{}", text(&out));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "failure");
+    assert!(c[0]["status"]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("E9122 HEALTH_CHECK_FAILED"));
+    // Marked bad: the next boot is the previous slot.
+    assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::A));
+}
+
+#[test]
+fn a_fallback_reports_failure_with_the_fallback_code() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let (server, _) = installed_into_b(&fx, "");
+    // b never gets confirmed (the agent does not run there): its tries burn, a boots again.
+    let mut boots = 0;
+    while boot_misc(&fx) != Some(recovery_updater::device::Slot::A) {
+        boots += 1;
+        assert!(boots <= 10, "the bootloader never fell back");
+    }
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 121, "{}", text(&out));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "failure");
+    assert!(c[0]["status"]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("E9121 NEW_SLOT_FELL_BACK"));
 }

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use crate::device::{self, Device, SlotMode};
 use crate::error::{Code, HasCode};
@@ -19,6 +18,7 @@ use crate::fleet::log::Log;
 use crate::fleet::{tls, FleetError};
 use crate::install::events::{Event, Sink};
 use crate::install::Options;
+use crate::state::InstallState;
 
 /// Set (to anything) to keep the agent from rebooting the machine it runs on: tests and
 /// simulated devices. The agent logs the reboot it would have done instead.
@@ -172,40 +172,6 @@ impl Drop for IdleIo {
     }
 }
 
-/// Runs the health check: exit status 0 within the time limit.
-pub fn health_check(cmd: &[String], timeout: Duration, log: &Log) -> Result<(), FleetError> {
-    let shown = cmd.join(" ");
-    let fail = |reason: String| FleetError::HealthCheck {
-        command: shown.clone(),
-        reason,
-    };
-    let (prog, args) = cmd.split_first().ok_or_else(|| fail("empty".into()))?;
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| fail(e.to_string()))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) if st.success() => {
-                log.line(&format!("health check {shown:?} passed"));
-                return Ok(());
-            }
-            Ok(Some(st)) => return Err(fail(format!("exited with {st}"))),
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail(format!("no answer within {} s", timeout.as_secs())));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(fail(e.to_string())),
-        }
-    }
-}
-
 struct DeviceHost<'a> {
     device: &'a dyn Device,
     cfg: &'a FleetDef,
@@ -272,17 +238,29 @@ impl Host for DeviceHost<'_> {
 
     fn confirm(&self, log: &Log) -> Result<(), FleetError> {
         if let Some(h) = &self.cfg.health_check {
-            health_check(&h.command, Duration::from_secs(h.timeout_s), log)?;
+            super::lifecycle::run_health_check(h, &self.device.profile().dir)?;
+            log.line(&format!("health check {:?} passed", h.command.join(" ")));
         }
-        mark_good(self.device, log)
+        super::lifecycle::mark_good(self.device)?;
+        log.line("marked good");
+        Ok(())
     }
 
     fn mark_bad(&self, log: &Log) -> Result<(), FleetError> {
-        mark_bad(self.device, log)
+        super::lifecycle::mark_bad(self.device)?;
+        log.line("marked bad: the previous slot boots next");
+        Ok(())
     }
 
     fn fell_back(&self) -> Option<(Code, String)> {
-        fell_back(self.device)
+        let st = super::lifecycle::status(self.device).ok()?;
+        let r = st.last_install.as_ref()?;
+        (st.install_state() == Some(InstallState::FellBack)).then(|| {
+            (
+                Code::from_number(r.code).unwrap_or(Code::FellBack),
+                r.message.clone(),
+            )
+        })
     }
 
     fn write_ota_command(&self, package: &Path) -> Result<(), FleetError> {
@@ -340,32 +318,9 @@ impl Host for DeviceHost<'_> {
     }
 }
 
-// ---- The lifecycle (issue 11) seam: booted slot, mark-good, mark-bad, fallback. ----
-
 /// The slot the running system booted from, as "a" / "b".
 fn booted_slot(device: &dyn Device) -> Result<Option<String>, crate::Error> {
-    let _ = device;
-    Ok(None)
-}
-
-fn mark_good(device: &dyn Device, log: &Log) -> Result<(), FleetError> {
-    let _ = device;
-    log.line("mark-good");
-    Ok(())
-}
-
-fn mark_bad(device: &dyn Device, log: &Log) -> Result<(), FleetError> {
-    log.line("mark-bad");
-    if let Some(mut sc) = device.slot_control()? {
-        let st = sc.state()?;
-        sc.set_active(st.active.other())?;
-    }
-    Ok(())
-}
-
-fn fell_back(device: &dyn Device) -> Option<(Code, String)> {
-    let _ = device;
-    None
+    Ok(device.booted_slot()?.map(|s| s.letter().to_string()))
 }
 
 /// The code of a failed agent run, for the command line.

@@ -8,6 +8,7 @@ mod device;
 mod inspect;
 mod install;
 mod keys;
+mod lifecycle;
 
 use std::process::ExitCode;
 
@@ -67,6 +68,15 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Print the table of error codes.
     Codes(codes::CodesArgs),
+    /// From the booted system: which slot runs, which boots next, each slot's state and version,
+    /// and the last install (pending, confirmed, fell_back, failed).
+    Status(lifecycle::LifecycleArgs),
+    /// From the booted system: run the profile's health check, then mark the booted slot good
+    /// (confirms a pending install). Idempotent.
+    MarkGood(lifecycle::LifecycleArgs),
+    /// From the booted system: give up on the booted slot so the other one boots next (refused
+    /// when the other one is not bootable).
+    MarkBad(lifecycle::LifecycleArgs),
 }
 
 impl Command {
@@ -77,6 +87,7 @@ impl Command {
             Command::Inspect(a) => a.json,
             Command::Verify(a) => a.json,
             Command::Apply(a) => a.json,
+            Command::Status(a) | Command::MarkGood(a) | Command::MarkBad(a) => a.json,
             _ => false,
         }
     }
@@ -120,6 +131,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wipe(a) => device::wipe(a),
         Command::Agent(a) => agent::agent(a),
         Command::Codes(a) => codes::codes(a),
+        Command::Status(a) => lifecycle::status(a),
+        Command::MarkGood(a) => lifecycle::mark_good(a),
+        Command::MarkBad(a) => lifecycle::mark_bad(a),
     }
 }
 

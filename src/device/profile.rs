@@ -299,6 +299,29 @@ struct RawProfile {
     /// The fleet agent's server and trust (docs/DEVICE.md `[fleet]`).
     #[serde(default)]
     fleet: Option<crate::fleet::config::FleetDef>,
+    /// Which slot the running system booted from (docs/SLOTS.md); else the kernel command line.
+    #[serde(default)]
+    booted_slot: Option<Fact>,
+    /// Where the kernel command line is read (default /proc/cmdline; tests point it elsewhere).
+    #[serde(default)]
+    cmdline_file: Option<PathBuf>,
+    /// Run by mark-good before the booted slot is confirmed.
+    #[serde(default)]
+    health_check: Option<HealthCheck>,
+}
+
+/// `health_check = { command = [...], timeout_s = N }`: a command run by mark-good; exit 0 means
+/// healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub command: Vec<String>,
+    #[serde(default = "default_health_timeout")]
+    pub timeout_s: u64,
+}
+
+fn default_health_timeout() -> u64 {
+    60
 }
 
 /// A loaded, validated profile with every path made absolute.
@@ -323,6 +346,11 @@ pub struct Profile {
     pub wipe: Vec<WipeDef>,
     pub init: InitDef,
     pub fleet: Option<crate::fleet::config::FleetDef>,
+    /// The booted-slot fact (`None`: read the kernel command line).
+    pub booted_slot: Option<Fact>,
+    /// The kernel command line file (default /proc/cmdline).
+    pub cmdline_file: PathBuf,
+    pub health_check: Option<HealthCheck>,
 }
 
 /// Makes a profile's relative paths absolute against its folder.
@@ -363,6 +391,14 @@ impl RawProfile {
             return Err(invalid(path, "no trusted keys listed"));
         }
         self.validate_partitions(path)?;
+        if let Some(h) = &self.health_check {
+            if h.command.is_empty() || h.command[0].is_empty() {
+                return Err(invalid(path, "health_check.command is empty"));
+            }
+            if h.timeout_s == 0 {
+                return Err(invalid(path, "health_check.timeout_s must be at least 1"));
+            }
+        }
         if let Some(p) = self.min_battery_percent {
             if p > 100 {
                 return Err(invalid(path, "min_battery_percent above 100"));
@@ -372,6 +408,7 @@ impl RawProfile {
             .into_iter()
             .chain(self.baseband.as_ref())
             .chain(self.current_version.as_ref())
+            .chain(self.booted_slot.as_ref())
         {
             if let Fact::File { regex: Some(r), .. } = f {
                 regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
@@ -580,6 +617,12 @@ impl Profile {
                 cache_dir: at.path(&f.cache_dir),
                 ..f
             }),
+            booted_slot: raw.booted_slot.map(|f| at.fact(f)),
+            cmdline_file: raw
+                .cmdline_file
+                .map(|p| at.path(&p))
+                .unwrap_or_else(|| PathBuf::from("/proc/cmdline")),
+            health_check: raw.health_check,
         })
     }
 

@@ -25,7 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::boot_control::{BootControl, SlotMetadata};
-use super::{Slot, SlotControl, SlotState};
+use super::{Slot, SlotControl, SlotInfo, SlotState};
 use crate::Error;
 
 /// One copy's location, as a line of fw_env.config gives it.
@@ -488,6 +488,32 @@ impl SlotControl for UbootSlotControl {
             });
         }
         Ok(())
+    }
+
+    /// RAUC's view: bootable when in `BOOT_ORDER` with tries left. The scheme keeps no
+    /// "successful" flag (a good slot simply has its counter reset), so `successful` is unknown.
+    fn slot_info(&self, slot: Slot) -> Result<SlotInfo, Error> {
+        let (vars, _) = self.current()?;
+        let left = self.vars.left_of(&vars, slot);
+        Ok(SlotInfo {
+            bootable: self.vars.order_of(&vars).contains(&slot) && left > 0,
+            successful: None,
+            tries_left: left,
+        })
+    }
+
+    /// RAUC's mark-good for U-Boot: the slot's `BOOT_x_LEFT` back to the full count, so the
+    /// boot script's countdown starts over on every boot and never reaches 0.
+    fn mark_successful(&mut self, slot: Slot) -> Result<(), Error> {
+        let what = format!("marking slot {slot} good");
+        let mut vars = self.for_change(&what)?;
+        let key = self.vars.left_var(slot);
+        let full = self.vars.tries.to_string();
+        if vars.get(&key) == Some(&full) {
+            return Ok(());
+        }
+        vars.insert(key, full);
+        self.store(&vars, &what)
     }
 }
 

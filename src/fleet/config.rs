@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::device::profile::Fact;
+use crate::device::profile::{Fact, HealthCheck};
 
 /// When the agent reboots into a freshly installed slot (or into the recovery).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
@@ -19,20 +19,6 @@ pub enum RebootPolicy {
     MaintenanceWindow,
     /// Never by itself: a user (or another service) reboots; the agent confirms afterwards.
     Never,
-}
-
-/// `health_check = { command = [...], timeout_s = N }`: run after booting the new slot; exit
-/// status 0 within the time is healthy.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheck {
-    pub command: Vec<String>,
-    #[serde(default = "default_timeout")]
-    pub timeout_s: u64,
-}
-
-fn default_timeout() -> u64 {
-    60
 }
 
 fn default_tenant() -> String {
@@ -62,6 +48,8 @@ pub struct FleetDef {
     pub cache_dir: PathBuf,
     #[serde(default)]
     pub reboot: RebootPolicy,
+    /// Run after the new slot booted, before mark-good (then mark-good runs the profile's own
+    /// top-level `health_check`, if any): 9122 when it fails, 9123 when it times out.
     #[serde(default)]
     pub health_check: Option<HealthCheck>,
     /// Plain HTTP to a lab server: refused unless this says so.

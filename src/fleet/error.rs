@@ -48,8 +48,6 @@ pub enum FleetError {
         #[source]
         source: std::io::Error,
     },
-    #[error("health check {command:?} failed: {reason}")]
-    HealthCheck { command: String, reason: String },
     #[error("the install failed: {message}")]
     Install { code: Code, message: String },
     #[error("{0}")]
@@ -69,7 +67,6 @@ impl HasCode for FleetError {
             FleetError::HashMismatch { .. } => Code::FleetDownloadHash,
             FleetError::Download { .. } => Code::FleetDownloadFailed,
             FleetError::Cache { .. } => Code::FleetCache,
-            FleetError::HealthCheck { .. } => Code::FleetHealthCheck,
             FleetError::Install { code, .. } => *code,
             FleetError::Engine(e) => e.code(),
         }

@@ -413,7 +413,7 @@ fn start(opts: &InitOptions) -> Result<(Cmdline, ProfileDevice), Box<Outcome>> {
         .clone()
         .unwrap_or_else(|| opts.profile.clone());
     match ProfileDevice::load(&profile_path) {
-        Ok(d) => Ok((cmdline, d)),
+        Ok(d) => Ok((cmdline, d.in_recovery())),
         Err(e) => {
             show_error(&e);
             let action = cmdline.on_failure.unwrap_or(PowerAction::Wait);

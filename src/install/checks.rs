@@ -63,9 +63,14 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub mode: SlotMode,
+    /// The slot the new one is made from: the booted slot when the system runs from one, else
+    /// the slot the bootloader boots.
     pub active: Option<Slot>,
     pub target: Option<Slot>,
     pub targets: Vec<Target>,
+    /// The target is the slot the last install switched to, not booted yet: it is written again
+    /// (never the running slot), and the run says so.
+    pub retargets_pending: bool,
 }
 
 /// How a check that did not fail ended, with its one-line detail.
@@ -186,6 +191,17 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
     note(sink, CheckName::Space, space.map(Passed::Pass));
 
     let layout = plan_layout(pkg, device);
+    if let (Ok(l), Some(t)) = (&layout, layout.as_ref().ok().and_then(|l| l.target)) {
+        if l.retargets_pending {
+            sink.event(&crate::install::events::Event::Log {
+                message: format!(
+                    "slot {t} holds the last install, not booted yet: writing slot {t} again \
+                     (never the running slot {})",
+                    t.other()
+                ),
+            });
+        }
+    }
     match &layout {
         Ok(l) => report(
             sink,
@@ -255,13 +271,25 @@ fn probe(device: &dyn Device, kind: FlashType, path: &Path) -> Result<(u64, Iden
 /// Decides the target slot and checks that every image has a partition it fits in.
 fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
     let profile = device.profile();
+    // From a booted system, the running slot is the source and the other one the target,
+    // whatever the slot control says: after an install that was not rebooted yet, "the slot that
+    // is not active" is the running one.
+    let booted = device.booted_slot()?;
     let (active, target) = match device.slot_control()? {
         Some(sc) => {
-            let st = sc.state()?;
-            (Some(st.active), Some(st.active.other()))
+            let source = match booted {
+                Some(b) => b,
+                None => sc.state()?.active,
+            };
+            (Some(source), Some(source.other()))
         }
         None => (None, None),
     };
+    let retargets_pending = booted.is_some()
+        && crate::state::read_last_install(&profile.state_dir).is_some_and(|r| {
+            r.state() == crate::state::InstallState::Pending
+                && r.target_slot.as_deref() == target.map(|t| t.to_string()).as_deref()
+        });
     let mut targets = Vec::new();
     for (i, img) in pkg.images().iter().enumerate() {
         let def = profile
@@ -321,12 +349,13 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
     // partitions last, right before the switch, so the device runs old software with new
     // shared partitions for as short a time as possible. Stable: package order within each.
     targets.sort_by_key(|t| t.in_place);
-    super::protect::check_targets(&targets, device, active)?;
+    super::protect::check_targets(&targets, device, active, booted)?;
     Ok(Layout {
         mode: profile.slots.mode,
         active,
         target,
         targets,
+        retargets_pending,
     })
 }
 

@@ -27,6 +27,8 @@ use crate::Error;
 struct Protected {
     id: Identity,
     what: String,
+    /// A partition of the booted slot (the running system): refused with its own code, 9120.
+    booted: Option<Slot>,
 }
 
 /// Refuses the plan when a target resolves to a protected device or file (9057).
@@ -34,11 +36,37 @@ pub fn check_targets(
     targets: &[Target],
     device: &dyn Device,
     active: Option<Slot>,
+    booted: Option<Slot>,
 ) -> Result<(), Error> {
-    let protected = protected(device, active);
+    let mut protected = protected(device, active);
+    // The booted slot first: the same partition may also be the active slot's, and the running
+    // system's own code names it better.
+    if let Some(b) = booted {
+        let profile = device.profile();
+        for def in profile.partitions.iter().filter(|d| d.slotted()) {
+            let p = partition_path(def, Some(b));
+            if let Ok(id) = Identity::of(&p) {
+                protected.insert(
+                    0,
+                    Protected {
+                        id,
+                        what: format!("{} of the booted slot {b}", def.name),
+                        booted: Some(b),
+                    },
+                );
+            }
+        }
+    }
     for t in targets {
         let id = t.identity;
         if let Some(p) = protected.iter().find(|p| p.id == id) {
+            if let Some(slot) = p.booted {
+                return Err(Error::BootedSlotWrite {
+                    partition: t.partition.clone(),
+                    path: t.path.clone(),
+                    slot,
+                });
+            }
             return Err(Error::TargetProtected {
                 partition: t.partition.clone(),
                 path: t.path.clone(),
@@ -55,7 +83,11 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
     // Paths that do not exist protect nothing (a new device has no rollback index file yet).
     let mut add = |path: &Path, what: String| {
         if let Ok(id) = Identity::of(path) {
-            out.push(Protected { id, what });
+            out.push(Protected {
+                id,
+                what,
+                booted: None,
+            });
         }
     };
     if let Some(a) = active {
@@ -103,6 +135,7 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
                     "the device holding the recovery state's filesystem ({})",
                     dir.display()
                 ),
+                booted: None,
             });
         }
     }

@@ -331,6 +331,8 @@ fn record(code: Option<Code>, bytes_written: u64) -> InstallRecord {
         bytes_written,
         timings: vec![],
         warnings: vec![],
+        state: None,
+        state_changed_at: None,
     }
 }
 
