@@ -321,10 +321,16 @@ impl Goosebit {
     }
 
     /// Device `id` as goosebit shows it (last_state, sw_version, hardware, progress...), or
-    /// None when it never polled.
+    /// None when it never polled. Read from the list: `GET /api/v1/devices/{id}` would create it.
     pub fn device(&self, id: &str) -> Option<serde_json::Value> {
-        let a = self.api("GET", &format!("devices/{id}"), None);
-        (a.status == 200).then_some(a.body)
+        let a = self.api("GET", "devices", None);
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .cloned()
     }
 
     /// The last log (feedback details) device `id` sent.
