@@ -248,9 +248,13 @@ fn staged_rollout_of_20_devices_canary_first_one_health_check_fails() {
             Dev::new(&fx, &format!("fleet-{i:02}"), &gb.url, &[&gb.pin], health)
         })
         .collect();
-    for d in &devs {
-        register(&gb, d);
-    }
+    // Four at a time: each device's first poll and configData touch only its own row.
+    std::thread::scope(|s| {
+        for group in devs.chunks(4) {
+            let handles: Vec<_> = group.iter().map(|d| s.spawn(|| register(&gb, d))).collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+        }
+    });
     let sw = gb.upload_ok(&pkg);
     // The canary group: one device in its own feed gets the rollout first.
     gb.patch_devices(&["fleet-00"], serde_json::json!({"feed": "canary"}));
