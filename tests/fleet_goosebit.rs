@@ -139,7 +139,7 @@ fn a_truncated_zip_is_refused() {
     let data = fs::read(&pkg).unwrap();
     let cut = fx.dir.join("cut.zip");
     fs::write(&cut, &data[..data.len() / 2]).unwrap();
-    assert_refused(&Goosebit::shared(), &cut);
+    assert_refused(Goosebit::shared(), &cut);
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn a_zip_without_a_manifest_is_refused() {
     rewrite(&fx.good_package(), &out, |entries| {
         entries.retain(|e| e.name != MANIFEST)
     });
-    assert_refused(&Goosebit::shared(), &out);
+    assert_refused(Goosebit::shared(), &out);
 }
 
 #[test]
@@ -163,21 +163,21 @@ fn a_manifest_that_is_not_json_is_refused() {
             .unwrap()
             .data = b"{not json".to_vec();
     });
-    assert_refused(&Goosebit::shared(), &out);
+    assert_refused(Goosebit::shared(), &out);
 }
 
 #[test]
 fn a_manifest_of_another_format_version_is_refused() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = with_manifest(&fx, "fv2.zip", |m| m["format_version"] = json!(2));
-    assert_refused(&Goosebit::shared(), &pkg);
+    assert_refused(Goosebit::shared(), &pkg);
 }
 
 #[test]
 fn a_version_that_is_not_semver_is_refused() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = with_manifest(&fx, "nosemver.zip", |m| m["version"] = json!("build 42"));
-    assert_refused(&Goosebit::shared(), &pkg);
+    assert_refused(Goosebit::shared(), &pkg);
 }
 
 #[test]
@@ -186,14 +186,14 @@ fn a_hardware_revision_pattern_is_refused_since_goosebit_matches_exactly() {
     let pkg = with_manifest(&fx, "pattern.zip", |m| {
         m["hardware_revisions"] = json!(["rev*"])
     });
-    assert_refused(&Goosebit::shared(), &pkg);
+    assert_refused(Goosebit::shared(), &pkg);
 }
 
 #[test]
 fn a_manifest_without_products_is_refused() {
     let fx = Fixture::new(SlotMode::Ab);
     let pkg = with_manifest(&fx, "noproducts.zip", |m| m["products"] = json!([]));
-    assert_refused(&Goosebit::shared(), &pkg);
+    assert_refused(Goosebit::shared(), &pkg);
 }
 
 /// A device speaking DDI by hand (curl): the facts the agent relies on hold with our package.

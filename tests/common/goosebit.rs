@@ -12,9 +12,12 @@
 //! `cargo test` still finds it there), openssl, curl.
 
 use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::openssl::openssl;
@@ -40,6 +43,8 @@ pub struct Goosebit {
     pub dir: tempfile::TempDir,
     /// `https://127.0.0.1:PORT` (the port is part of every link goosebit returns).
     pub url: String,
+    /// PORT.
+    pub port: u16,
     /// The server certificate (PEM), for curl's --cacert and the agent's ca_file.
     pub cert: PathBuf,
     /// The certificate's public-key pin, `sha256//BASE64` (curl's --pinnedpubkey form).
@@ -182,12 +187,14 @@ impl Goosebit {
         let mut gb = Goosebit {
             dir,
             url: String::new(),
+            port: 0,
             cert,
             pin,
             token: String::new(),
             child,
         };
         gb.url = gb.wait_listening();
+        gb.port = gb.url.rsplit(':').next().unwrap().parse().unwrap();
         let setup = gb.curl(&[
             "-X",
             "POST",
@@ -314,10 +321,16 @@ impl Goosebit {
     }
 
     /// Device `id` as goosebit shows it (last_state, sw_version, hardware, progress...), or
-    /// None when it never polled.
+    /// None when it never polled. Read from the list: `GET /api/v1/devices/{id}` would create it.
     pub fn device(&self, id: &str) -> Option<serde_json::Value> {
-        let a = self.api("GET", &format!("devices/{id}"), None);
-        (a.status == 200).then_some(a.body)
+        let a = self.api("GET", "devices", None);
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .cloned()
     }
 
     /// The last log (feedback details) device `id` sent.
@@ -385,4 +398,61 @@ fn site_packages(bin: &Path) -> PathBuf {
         "import goosebit, os; print(os.path.dirname(os.path.dirname(goosebit.__file__)))",
     ]));
     PathBuf::from(out.trim())
+}
+
+/// A TCP relay in front of a server, for the resume test: it forwards bytes both ways (TLS
+/// passes through untouched, so the pin still matches) and, while throttled, lets the server's
+/// answer through at most `chunk` bytes per `pause`, so a test can kill the client mid-download.
+pub struct Relay {
+    /// The relay's port on 127.0.0.1.
+    pub port: u16,
+    throttled: Arc<AtomicBool>,
+}
+
+impl Relay {
+    /// A relay to `127.0.0.1:target` (threads end with their connections; the listener thread
+    /// lives as long as the test process).
+    pub fn start(target: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let throttled = Arc::new(AtomicBool::new(true));
+        let t = throttled.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || pump(c2, s2, None));
+                let t = t.clone();
+                std::thread::spawn(move || pump(server, client, Some(t)));
+            }
+        });
+        Relay { port, throttled }
+    }
+
+    /// Stops throttling (for new and open connections).
+    pub fn full_speed(&self) {
+        self.throttled.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either side closes; 4 KiB per 20 ms (~200 KB/s) while
+/// `throttle` is set.
+fn pump(mut from: TcpStream, mut to: TcpStream, throttle: Option<Arc<AtomicBool>>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if throttle.as_ref().is_some_and(|t| t.load(Ordering::SeqCst)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+    let _ = from.shutdown(std::net::Shutdown::Both);
 }
