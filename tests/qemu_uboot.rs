@@ -54,7 +54,11 @@ fn apply_from_running_system_then_boot_b_and_confirm() {
     assert!(console.contains("booting slot B"), "{console}");
     assert_eq!(last_boot(&m), "B 2.0.0", "{console}");
     assert_eq!(m.state("mark-good.rc").as_deref(), Some("0\n"), "{console}");
-    assert_eq!(m.counters(), counters("B A", "2", "3"), "mark-good resets B's tries");
+    assert_eq!(
+        m.counters(),
+        counters("B A", "2", "3"),
+        "mark-good resets B's tries"
+    );
 
     let console = m.boot();
     assert_eq!(last_boot(&m), "B 2.0.0", "{console}");
@@ -102,7 +106,11 @@ fn slot_that_cannot_come_up_falls_back_to_a() {
     let record = m.state_json("last_install.json");
     assert_eq!(record["state"], "fell_back", "{record}");
     assert_eq!(record["code"], 9121, "{record}");
-    assert_eq!(m.system(SYSTEM_A_AT), fs::read(&a).unwrap(), "A was never written");
+    assert_eq!(
+        m.system(SYSTEM_A_AT),
+        fs::read(&a).unwrap(),
+        "A was never written"
+    );
     eprintln!("scenario 2 (5 boots): {:.1} s", t.elapsed().as_secs_f64());
 }
 
@@ -119,8 +127,16 @@ fn killed_while_writing_b_then_a_boots_and_reapply_succeeds() {
     m.next("apply");
     let console = m.boot_and_kill_at("\"event\":\"progress\"");
     assert!(console.contains("slot b marked unbootable"), "{console}");
-    assert_eq!(m.counters(), counters("A B", "2", "0"), "B unbootable, A first");
-    assert_ne!(m.system(SYSTEM_B_AT), fs::read(&b).unwrap(), "B is half written");
+    assert_eq!(
+        m.counters(),
+        counters("A B", "2", "0"),
+        "B unbootable, A first"
+    );
+    assert_ne!(
+        m.system(SYSTEM_B_AT),
+        fs::read(&b).unwrap(),
+        "B is half written"
+    );
 
     m.next("apply");
     let console = m.boot();

@@ -241,7 +241,10 @@ impl Uboot {
             .arg(child.id().to_string()));
         let _ = child.kill();
         child.wait().unwrap();
-        assert!(found, "`{needle}` never appeared on the console:\n{console}");
+        assert!(
+            found,
+            "`{needle}` never appeared on the console:\n{console}"
+        );
         console
     }
 }
