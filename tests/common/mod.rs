@@ -7,6 +7,7 @@
 //! (the recovery screen in a real terminal).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod bootsim;
 mod limits;
 mod misc;
 mod openssl;

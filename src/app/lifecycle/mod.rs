@@ -10,9 +10,10 @@ mod health;
 use serde::Serialize;
 
 use crate::device::{Device, Slot, SlotControl};
-use crate::state::{self, InstallRecord, InstallState};
+use crate::state::{self, InstallRecord};
 use crate::Error;
 
+pub use crate::state::InstallState;
 pub use health::run_health_check;
 
 /// What `status --json` prints: one object.
