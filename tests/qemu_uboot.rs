@@ -67,6 +67,9 @@ fn apply_from_running_system_then_boot_b_and_confirm() {
     assert_eq!(status["active_slot"], "b", "{status}");
     assert_eq!(status["last_install"]["state"], "confirmed", "{status}");
     assert_eq!(status["last_install"]["code"], 0, "{status}");
+    assert_eq!(status["last_install"]["from_version"], "1.0.0", "{status}");
+    assert_eq!(status["slots"][0]["version"], "1.0.0", "{status}");
+    assert_eq!(status["slots"][1]["version"], "2.0.0", "{status}");
     eprintln!("scenario 1 (3 boots): {:.1} s", t.elapsed().as_secs_f64());
 }
 
@@ -103,6 +106,10 @@ fn slot_that_cannot_come_up_falls_back_to_a() {
     assert_eq!(status["booted_slot"], "a", "{status}");
     assert_eq!(status["last_install"]["state"], "fell_back", "{status}");
     assert_eq!(status["last_install"]["code"], 9121, "{status}");
+    assert_eq!(status["active_slot"], "a", "{status}");
+    assert_eq!(status["slots"][0]["version"], "1.0.0", "{status}");
+    assert_eq!(status["slots"][1]["tries_left"], 0, "{status}");
+    assert_eq!(status["slots"][1]["bootable"], false, "{status}");
     let record = m.state_json("last_install.json");
     assert_eq!(record["state"], "fell_back", "{record}");
     assert_eq!(record["code"], 9121, "{record}");
