@@ -266,3 +266,47 @@ fn zstd_frame_with_corrupt_data_is_refused() {
     let t = refused(&fx, &pkg, 3);
     assert!(t.contains("zstd"), "{t}");
 }
+
+#[test]
+fn interrupted_sparse_install_resumes_from_the_start_and_completes() {
+    use std::io::{BufRead, BufReader};
+    let fx = Fixture::new(SlotMode::Single);
+    img2simg(&fx.build("system.img"), &fx.build("system.simg"));
+    let pkg = fx.pack(
+        &fx.image_spec("system", "system.simg", ""),
+        &fx.key,
+        "s.zip",
+    );
+    let mut child = spawn_apply(&fx, &pkg);
+    let out = child.stdout.take().unwrap();
+    for line in BufReader::new(out).lines() {
+        let ev: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if ev["event"] == "progress"
+            && ev["phase"] == "write"
+            && ev["image_done"].as_u64().unwrap() > 0
+        {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    assert!(
+        child.wait().unwrap().code().is_none(),
+        "killed while writing"
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&fs::read(fx.state_file("journal.json")).unwrap()).unwrap();
+    assert_eq!(j["stage"], "writing");
+    let (out, result) = fx.apply(&pkg);
+    assert_eq!(result["code"], 0, "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("resuming an interrupted update"),
+        "{stdout}"
+    );
+    let want = fs::read(fx.build("system.img")).unwrap();
+    let part = fs::read(fx.part("system.img")).unwrap();
+    assert!(
+        part[..want.len()] == want[..],
+        "partition differs from the image"
+    );
+}

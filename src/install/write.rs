@@ -33,26 +33,33 @@ pub(super) fn write_image(
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let img = w.img;
-    if w.resume_from > 0 {
-        run.log(format!(
-            "resuming {}: checking the {} chunk(s) already written",
-            img.partition, w.resume_from
-        ));
-    } else {
-        run.log(format!(
-            "writing {} ({}) to {}",
-            img.partition,
-            crate::util::human_bytes(img.size),
-            w.path.display()
-        ));
-    }
-    let interval = journal::checkpoint_interval(img.size, img.chunk_size);
     // Sparse images are expanded while written and always rewritten from the start on resume
     // (sparse_write.rs says why).
     let mut sparse = img
         .is_sparse()
         .then(|| sparse_write::SparseWrite::new(img, w.part, w.dont_care));
     let resume_from = if sparse.is_some() { 0 } else { w.resume_from };
+    if resume_from > 0 {
+        run.log(format!(
+            "resuming {}: checking the {} chunk(s) already written",
+            img.partition, resume_from
+        ));
+    } else {
+        let how = if sparse.is_some() {
+            format!(
+                "Android sparse, {} expanded",
+                crate::util::human_bytes(img.written_size())
+            )
+        } else {
+            crate::util::human_bytes(img.size)
+        };
+        run.log(format!(
+            "writing {} ({how}) to {}",
+            img.partition,
+            w.path.display()
+        ));
+    }
+    let interval = journal::checkpoint_interval(img.size, img.chunk_size);
     let mut since_checkpoint = 0u64;
     let mut readback = Vec::new();
     let mut kept = 0u64;
