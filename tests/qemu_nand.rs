@@ -26,7 +26,9 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{blank, decode_boot_control, keygen, run, sh, text};
 use recovery_updater::demo::{create_device, image_bytes, SimDevice};
@@ -98,9 +100,8 @@ impl Guest {
     /// Boots with `nand.boot=N` and these extra QEMU arguments. Calls `on_line` for each console
     /// line; when it returns true QEMU is killed. Returns the console.
     fn boot(&self, n: u8, extra: &[String], on_line: &mut dyn FnMut(&str) -> bool) -> String {
-        let mut cmd = Command::new("timeout");
-        cmd.args(["--kill-after=5", "150", "qemu-system-x86_64"])
-            .args(["-machine", "pc", "-accel", "tcg", "-m", "1024", "-smp", "1"])
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-machine", "pc", "-accel", "tcg", "-m", "1024", "-smp", "1"])
             .args(["-nographic", "-no-reboot", "-monitor", "none"])
             .arg("-kernel")
             .arg(&self.kernel)
@@ -121,6 +122,24 @@ impl Guest {
         let mut child = cmd
             .spawn()
             .expect("qemu-system-x86_64 (package qemu-system-x86)");
+        // QEMU itself is the child (no `timeout` wrapper), so the kill below lands on it. A
+        // watchdog kills a hung boot after 150 s.
+        let pid = child.id() as libc::pid_t;
+        let done = Arc::new(AtomicBool::new(false));
+        let watchdog = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1500 {
+                    if done.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                // SAFETY: kill(2) on the pid of our own child, which has not been waited for.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                true
+            })
+        };
         let mut console = String::new();
         let mut killed = false;
         for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -135,14 +154,17 @@ impl Guest {
             }
         }
         let status = child.wait().unwrap();
+        done.store(true, Ordering::Relaxed);
+        let hung = watchdog.join().unwrap();
         fs::write(self.dir.join(format!("boot{n}.console.log")), &console).unwrap();
         eprintln!(
             "boot {n}: QEMU ran {:.1} s; console:\n{console}",
             t.elapsed().as_secs_f64()
         );
+        assert!(!hung, "boot {n}: QEMU hung; killed after 150 s\n{console}");
         assert!(
             killed || status.success(),
-            "boot {n}: QEMU exited with {:?} (124 = killed by the timeout)",
+            "boot {n}: QEMU exited with {:?}\n{console}",
             status.code()
         );
         console
@@ -222,7 +244,7 @@ fn setup(tmp: &Path) -> Guest {
     );
     let ubi_only = pack(&build, &key, &[("rootfs", "rootfs.img")], "update-ubi.zip");
     fs::write(build.join("device.toml"), PROFILE).unwrap();
-    fs::copy(&public, build.join("keys/release.pub")).unwrap();
+    // keygen wrote keys/release.pub beside device.toml, where mkinitramfs.py finds it.
     // misc with a valid bootloader_control, slot a active (the demo device's).
     let demo = create_device(
         &tmp.join("demo"),
