@@ -23,7 +23,7 @@ use crate::Error;
 pub enum Ended {
     /// A package was received and the install ran (its record: code 0 on success), or the
     /// session failed before one could start (the record says why).
-    Installed(InstallRecord),
+    Installed(Box<InstallRecord>),
     /// The host asked for a reboot (`adb reboot`, `adb reboot bootloader`, `adb reboot
     /// recovery`): the front end performs it through [`crate::app::perform_power`]. `Wait` for
     /// `reboot:recovery`: we are the recovery, so it restarts the sideload wait.
@@ -58,7 +58,7 @@ pub fn sideload(
         match serve_one(listener, &banner, device, sink, opts) {
             Ok(Some(ended)) => return ended,
             Ok(None) => continue, // a probe or a host that left before asking anything
-            Err(e) => return Ended::Installed(failed(device, sink, e)),
+            Err(e) => return Ended::Installed(Box::new(failed(device, sink, e))),
         }
     }
 }
@@ -107,9 +107,9 @@ fn serve_one(
                     ),
                 });
                 let blocks = Arc::new(HostBlocks::open(conn, local, remote, size, block_size)?);
-                return Ok(Some(Ended::Installed(install_from(
+                return Ok(Some(Ended::Installed(Box::new(install_from(
                     &blocks, size, device, sink, opts,
-                ))));
+                )))));
             }
             Service::Reboot(target) => {
                 conn.send(&Message::new(A_OKAY, local, remote, Vec::new()))?;
