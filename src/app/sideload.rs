@@ -30,6 +30,20 @@ pub enum Ended {
     Power(PowerAction, RebootTarget),
 }
 
+/// Binds `listen` (e.g. `0.0.0.0:5555`) and serves it ([`serve`]); a failure to bind ends the
+/// session with 9150.
+pub fn sideload(
+    listen_on: &str,
+    device: &dyn Device,
+    sink: &mut dyn Sink,
+    opts: &Options,
+) -> Ended {
+    match listen(listen_on) {
+        Ok(l) => serve(&l, device, sink, opts),
+        Err(e) => Ended::Installed(Box::new(failed(device, sink, e))),
+    }
+}
+
 /// Binds `listen` (e.g. `0.0.0.0:5555`).
 pub fn listen(listen: &str) -> Result<TcpListener, Error> {
     TcpListener::bind(listen).map_err(|source| {
@@ -41,8 +55,9 @@ pub fn listen(listen: &str) -> Result<TcpListener, Error> {
 }
 
 /// Serves adb on `listener` until a sideload ran or a reboot was asked for. Progress and the
-/// result go to `sink` exactly as an `apply` reports them.
-pub fn sideload(
+/// result go to `sink` exactly as an `apply` reports them. `opts.cancel` is looked at between
+/// connections (the screen's Back wakes the wait with a connection of its own).
+pub fn serve(
     listener: &TcpListener,
     device: &dyn Device,
     sink: &mut dyn Sink,
@@ -57,7 +72,11 @@ pub fn sideload(
     loop {
         match serve_one(listener, &banner, device, sink, opts) {
             Ok(Some(ended)) => return ended,
-            Ok(None) => continue, // a probe or a host that left before asking anything
+            // A probe or a host that left before asking anything.
+            Ok(None) if install::cancelled(opts) => {
+                return Ended::Installed(Box::new(failed(device, sink, Error::Cancelled)))
+            }
+            Ok(None) => continue,
             Err(e) => return Ended::Installed(Box::new(failed(device, sink, e))),
         }
     }
