@@ -23,11 +23,25 @@ use crate::Error;
 pub enum Ended {
     /// A package was received and the install ran (its record: code 0 on success), or the
     /// session failed before one could start (the record says why).
-    Installed(InstallRecord),
+    Installed(Box<InstallRecord>),
     /// The host asked for a reboot (`adb reboot`, `adb reboot bootloader`, `adb reboot
     /// recovery`): the front end performs it through [`crate::app::perform_power`]. `Wait` for
     /// `reboot:recovery`: we are the recovery, so it restarts the sideload wait.
     Power(PowerAction, RebootTarget),
+}
+
+/// Binds `listen` (e.g. `0.0.0.0:5555`) and serves it ([`serve`]); a failure to bind ends the
+/// session with 9150.
+pub fn sideload(
+    listen_on: &str,
+    device: &dyn Device,
+    sink: &mut dyn Sink,
+    opts: &Options,
+) -> Ended {
+    match listen(listen_on) {
+        Ok(l) => serve(&l, device, sink, opts),
+        Err(e) => Ended::Installed(Box::new(failed(device, sink, e))),
+    }
 }
 
 /// Binds `listen` (e.g. `0.0.0.0:5555`).
@@ -41,8 +55,9 @@ pub fn listen(listen: &str) -> Result<TcpListener, Error> {
 }
 
 /// Serves adb on `listener` until a sideload ran or a reboot was asked for. Progress and the
-/// result go to `sink` exactly as an `apply` reports them.
-pub fn sideload(
+/// result go to `sink` exactly as an `apply` reports them. `opts.cancel` is looked at between
+/// connections (the screen's Back wakes the wait with a connection of its own).
+pub fn serve(
     listener: &TcpListener,
     device: &dyn Device,
     sink: &mut dyn Sink,
@@ -57,8 +72,12 @@ pub fn sideload(
     loop {
         match serve_one(listener, &banner, device, sink, opts) {
             Ok(Some(ended)) => return ended,
-            Ok(None) => continue, // a probe or a host that left before asking anything
-            Err(e) => return Ended::Installed(failed(device, sink, e)),
+            // A probe or a host that left before asking anything.
+            Ok(None) if install::cancelled(opts) => {
+                return Ended::Installed(Box::new(failed(device, sink, Error::Cancelled)))
+            }
+            Ok(None) => continue,
+            Err(e) => return Ended::Installed(Box::new(failed(device, sink, e))),
         }
     }
 }
@@ -107,9 +126,9 @@ fn serve_one(
                     ),
                 });
                 let blocks = Arc::new(HostBlocks::open(conn, local, remote, size, block_size)?);
-                return Ok(Some(Ended::Installed(install_from(
+                return Ok(Some(Ended::Installed(Box::new(install_from(
                     &blocks, size, device, sink, opts,
-                ))));
+                )))));
             }
             Service::Reboot(target) => {
                 conn.send(&Message::new(A_OKAY, local, remote, Vec::new()))?;

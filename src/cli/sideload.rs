@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use recovery_updater::app::{self, sideload::Ended, PowerMode};
 use recovery_updater::device::ProfileDevice;
-use recovery_updater::error::HasCode;
-use recovery_updater::install::{events::Finish, Options};
+use recovery_updater::install::Options;
 
 use super::reporter;
 
@@ -26,17 +25,7 @@ pub struct SideloadArgs {
 pub fn sideload(args: SideloadArgs) -> anyhow::Result<ExitCode> {
     let device = ProfileDevice::load(&args.device)?;
     let mut sink = reporter(args.json);
-    let listener = match app::sideload::listen(&args.listen) {
-        Ok(l) => l,
-        Err(e) => {
-            sink.finish(&Finish::Failed {
-                code: e.code(),
-                message: &e.to_string(),
-            });
-            return Ok(ExitCode::from(e.code().exit_status()));
-        }
-    };
-    match app::sideload::sideload(&listener, &device, sink.as_mut(), &Options::default()) {
+    match app::sideload::sideload(&args.listen, &device, sink.as_mut(), &Options::default()) {
         Ended::Installed(record) => Ok(ExitCode::from(record.exit_status())),
         Ended::Power(action, _) => {
             let mode = match std::process::id() {

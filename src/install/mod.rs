@@ -337,7 +337,8 @@ pub struct Installed {
     pub warnings: Vec<String>,
 }
 
-fn cancelled(opts: &Options) -> bool {
+/// Whether cancellation was requested.
+pub fn cancelled(opts: &Options) -> bool {
     opts.cancel
         .as_ref()
         .is_some_and(|c| c.load(Ordering::SeqCst))

@@ -88,18 +88,16 @@ impl Conn {
             MAX_PAYLOAD as u32,
             nul_terminated("host::features="),
         ))?;
-        loop {
-            let m = conn.recv()?;
-            if m.command == A_CNXN {
-                conn.hello(&m)?;
-                return Ok(conn);
-            }
+        let m = conn.recv()?;
+        if m.command != A_CNXN {
             // An AUTH challenge would come here; a sideloading recovery sends none.
             return Err(protocol(format!(
                 "expected CNXN, got {}",
                 command_name(m.command)
             )));
         }
+        conn.hello(&m)?;
+        Ok(conn)
     }
 
     /// Takes the peer's version, payload size and banner from its CNXN.

@@ -274,6 +274,13 @@ fn perform(
             });
         }
         Effect::Cancel => cancel.store(true, Ordering::SeqCst),
+        Effect::Sideload(addr) => sideload(addr, device, tx, cancel),
+        Effect::StopSideload(addr) => {
+            cancel.store(true, Ordering::SeqCst);
+            // Wake the wait for a connection: ours closes at once and the server sees the flag.
+            let port = addr.rsplit_once(':').map_or("5555", |(_, p)| p);
+            let _ = std::net::TcpStream::connect(format!("127.0.0.1:{port}"));
+        }
         Effect::LoadLog => {
             let path = facade::last_log_path(&**device);
             let text = facade::read_last_log(&**device);
@@ -294,4 +301,36 @@ fn perform(
         }
     }
     None
+}
+
+/// "Apply update from ADB" on a worker: engine events and the end of the session come back as
+/// messages, in order.
+fn sideload(addr: String, device: &Arc<dyn Device>, tx: &Sender<Msg>, cancel: &Arc<AtomicBool>) {
+    use facade::sideload::Ended;
+    cancel.store(false, Ordering::SeqCst);
+    let (ev_tx, ev_rx) = mpsc::channel::<Event>();
+    let opts = InstallOptions {
+        cancel: Some(cancel.clone()),
+    };
+    let dev = device.clone();
+    let worker = std::thread::spawn(move || {
+        let mut sink = ChannelSink(ev_tx);
+        facade::sideload::sideload(&addr, &*dev, &mut sink, &opts)
+    });
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        for ev in ev_rx {
+            if tx.send(Msg::Engine(ev)).is_err() {
+                return;
+            }
+        }
+        let msg = match worker.join() {
+            Ok(Ended::Installed(record)) => Msg::InstallDone(record),
+            Ok(Ended::Power(action, _)) => Msg::SideloadPower(action),
+            Err(_) => Msg::InstallDone(Box::new(InstallRecord::internal(
+                "the sideload thread stopped unexpectedly",
+            ))),
+        };
+        let _ = tx.send(msg);
+    });
 }

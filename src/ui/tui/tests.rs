@@ -741,8 +741,9 @@ fn power_menu_items_return_their_actions() {
         }
         assert_eq!(key(&mut a, Key::Enter, 0.2), vec![Effect::Power(action)]);
     }
-    // Up from the top wraps to Power off.
+    // Up from the top wraps to the last item, "Apply update from ADB"; once more is Power off.
     let mut a = app();
+    key(&mut a, Key::Up, 0.1);
     key(&mut a, Key::Up, 0.1);
     assert_eq!(
         key(&mut a, Key::Enter, 0.2),
@@ -792,3 +793,6 @@ fn empty_packages_screen_rescans_until_a_package_appears() {
     key(&mut b, Key::Back, 0.3);
     assert!(!b.update(Msg::Tick, secs(60.0)).contains(&Effect::Scan));
 }
+
+#[path = "tests_sideload.rs"]
+mod sideload;

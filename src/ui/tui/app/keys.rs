@@ -22,6 +22,7 @@ impl App {
             Screen::Log { .. } => self.key_log(k),
             Screen::LastInstall { .. } => self.key_last_install(k),
             Screen::Wipe { .. } => self.key_wipe(k),
+            Screen::Sideload { .. } => self.key_sideload(k),
         }
     }
 
@@ -282,7 +283,31 @@ impl App {
             }
             4 => vec![Effect::Power(PowerAction::Reboot)],
             5 => vec![Effect::Power(PowerAction::Bootloader)],
-            _ => vec![Effect::Power(PowerAction::PowerOff)],
+            6 => vec![Effect::Power(PowerAction::PowerOff)],
+            _ => {
+                let addr = super::SIDELOAD_LISTEN.to_string();
+                self.screen = Screen::Sideload {
+                    addr: addr.clone(),
+                    status: String::new(),
+                };
+                vec![Effect::Sideload(addr)]
+            }
+        }
+    }
+
+    /// Waiting for the PC: Back stops waiting.
+    fn key_sideload(&mut self, k: Key) -> Vec<Effect> {
+        let Screen::Sideload { addr, .. } = &self.screen else {
+            return vec![];
+        };
+        match k {
+            Key::Back => {
+                let addr = addr.clone();
+                let mut effects = self.go_home();
+                effects.push(Effect::StopSideload(addr));
+                effects
+            }
+            _ => vec![],
         }
     }
 }

@@ -58,9 +58,17 @@ pub enum Screen {
         stage: u8,
         sel: usize,
     },
+    /// "Apply update from ADB": waiting for the PC on `addr`; `status` is the latest news (a
+    /// host connected). The install itself shows on [`Screen::Progress`].
+    Sideload {
+        addr: String,
+        status: String,
+    },
 }
 
-pub const HOME_MENU: [&str; 7] = [
+/// "Apply update from ADB" comes last so the positions of the others (which factory key
+/// scripts count) stay as they were.
+pub const HOME_MENU: [&str; 8] = [
     "Apply update from storage",
     "View last install",
     "View logs",
@@ -68,6 +76,7 @@ pub const HOME_MENU: [&str; 7] = [
     "Reboot system",
     "Reboot to bootloader",
     "Power off",
+    "Apply update from ADB",
 ];
 
 /// Inputs to the state machine.
@@ -87,6 +96,8 @@ pub enum Msg {
     },
     LastInstall(Option<Box<InstallRecord>>),
     Wiped(Result<(), Failure>),
+    /// The PC asked for a reboot during "Apply update from ADB".
+    SideloadPower(PowerAction),
 }
 
 /// Work the runtime does for the state machine.
@@ -100,6 +111,10 @@ pub enum Effect {
     LoadLastInstall,
     RefreshFacts,
     Wipe,
+    /// Serve "Apply update from ADB" on this address.
+    Sideload(String),
+    /// Stop waiting for the PC.
+    StopSideload(String),
     /// The screen is done: the program's edge performs this through
     /// [`crate::app::perform_power`]. The screen never reboots by itself.
     Power(PowerAction),
@@ -179,6 +194,23 @@ impl App {
                 }
                 vec![]
             }
+            Msg::Engine(e) if matches!(self.screen, Screen::Sideload { .. }) => {
+                self.sideload_event(e, now);
+                vec![]
+            }
+            Msg::InstallDone(record) if matches!(self.screen, Screen::Sideload { .. }) => {
+                // The session ended before an install began (the PC sent a malformed request):
+                // show its failure like any install's.
+                self.screen =
+                    Screen::Progress(Box::new(ProgressState::new("adb sideload".into(), None)));
+                self.install_done(*record)
+            }
+            Msg::SideloadPower(a) => match self.screen {
+                // `adb reboot recovery`: this is the recovery already; back to its menu.
+                Screen::Sideload { .. } if a == PowerAction::Wait => self.go_home(),
+                Screen::Sideload { .. } => vec![Effect::Power(a)],
+                _ => vec![],
+            },
             Msg::Engine(e) => {
                 if let Screen::Progress(p) = &mut self.screen {
                     p.event(&e, now);
@@ -294,5 +326,28 @@ fn wrap_prev(i: usize, n: usize) -> usize {
         0
     } else {
         (i + n - 1) % n
+    }
+}
+
+/// Where "Apply update from ADB" listens: every interface, adb's port.
+pub const SIDELOAD_LISTEN: &str = "0.0.0.0:5555";
+
+impl App {
+    /// An engine event while waiting for the PC: news goes to the status line; the first phase
+    /// means a package is arriving, so the progress screen takes over.
+    fn sideload_event(&mut self, e: Event, now: Duration) {
+        match &e {
+            Event::Phase { .. } => {
+                let mut p = ProgressState::new("adb sideload".into(), None);
+                p.event(&e, now);
+                self.screen = Screen::Progress(Box::new(p));
+            }
+            Event::Log { message } => {
+                if let Screen::Sideload { status, .. } = &mut self.screen {
+                    *status = message.trim_start_matches("sideload: ").to_string();
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -12,6 +12,7 @@ mod packages;
 mod precheck;
 mod progress;
 mod result;
+mod sideload;
 mod wipe;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -31,6 +32,7 @@ use packages::packages;
 use precheck::{confirm, precheck};
 use progress::progress;
 use result::result;
+use sideload::sideload;
 use wipe::wipe;
 
 fn bold() -> Style {
@@ -89,6 +91,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             last_install(frame, body, record.as_deref(), *loaded)
         }
         Screen::Wipe { stage, sel } => wipe(frame, body, *stage, *sel),
+        Screen::Sideload { addr, status } => sideload(frame, body, addr, status),
     }
     footer(frame, foot, app);
 }
@@ -107,6 +110,7 @@ fn screen_title(s: &Screen) -> &'static str {
         Screen::Log { .. } => "Log",
         Screen::LastInstall { .. } => "Last install",
         Screen::Wipe { .. } => "Wipe data",
+        Screen::Sideload { .. } => "Apply update from ADB",
     }
 }
 
@@ -148,6 +152,8 @@ fn footer(frame: &mut Frame, area: Rect, app: &App) {
         }
         Screen::Log { .. } if small => "Up/Dn PgUp/PgDn | Esc: back".into(),
         Screen::Log { .. } => "Up/Down: scroll | PgUp/PgDn: page | Esc: back".into(),
+        Screen::Sideload { .. } if hw => "hold Power: stop waiting".into(),
+        Screen::Sideload { .. } => "Esc: stop waiting".into(),
         Screen::Result(r) if r.reboot_at.is_some() => "Any key: stop the reboot".into(),
         _ if small && hw => "Vol: move | Power: OK | hold: back".into(),
         _ if small => "Up/Dn: move | Enter: OK | Esc: back".into(),
