@@ -6,7 +6,8 @@
 //! 64 erase blocks and mtd1): one package writes a raw image over bad block 5 to mtd0 (`type =
 //! "mtd"`, by name) and rootfs to UBI volume rootfs_b on mtd1 (`type = "ubi"`, `ubi:rootfs_{slot}`).
 //! `nanddump --bb=skipbad` reads the raw image back, block 5 is skipped, rootfs_b reads back
-//! equal with no update marker, rootfs_a is untouched; then the same images are timed with
+//! equal with no update marker, rootfs_a is untouched; a raw image as large as mtd0 is refused
+//! beside its bad block (9062) with mtd0 unchanged; then the same images are timed with
 //! flash_erase + nandwrite and ubiupdatevol (BENCH lines, docs/PERFORMANCE.md).
 //! Boots 2 and 3, an interrupted update: nandsim keeps its pages in guest RAM (`cache_file=`
 //! only moves them to a file inside the guest), so nothing of it survives killing QEMU. So the
@@ -243,6 +244,13 @@ fn setup(tmp: &Path) -> Guest {
         "update.zip",
     );
     let ubi_only = pack(&build, &key, &[("rootfs", "rootfs.img")], "update-ubi.zip");
+    // As large as mtd0 (64 erase blocks of 128 KiB), so too large beside its bad block 5.
+    fs::write(
+        build.join("big.img"),
+        image_bytes(34, 8 * MIB as u64, false),
+    )
+    .unwrap();
+    let big = pack(&build, &key, &[("raw", "big.img")], "update-big.zip");
     fs::write(build.join("device.toml"), PROFILE).unwrap();
     // keygen wrote keys/release.pub beside device.toml, where mkinitramfs.py finds it.
     // misc with a valid bootloader_control, slot a active (the demo device's).
@@ -294,6 +302,7 @@ fn setup(tmp: &Path) -> Guest {
     }
     extra.push((both.display().to_string(), "pkg/update.zip".into()));
     extra.push((ubi_only.display().to_string(), "pkg/update-ubi.zip".into()));
+    extra.push((big.display().to_string(), "pkg/update-big.zip".into()));
     let initrd = tmp.join("initrd.cpio");
     let mut mk = Command::new("python3");
     mk.arg(root().join("recovery/mkinitramfs.py"))
@@ -338,6 +347,8 @@ fn qemu_raw_nand_and_ubi_updates_survive_bad_blocks_and_a_killed_update() {
             "raw_bad_block_5_skipped",
             "ubi_readback",
             "ubi_no_marker",
+            "raw_no_room",
+            "raw_untouched_after_no_room",
             "ubi_slot_a_untouched",
         ],
     );
