@@ -551,6 +551,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A flash handler refused a target by its own rule (raw NAND: no room beside the bad
+    /// blocks) before anything was written; the code is the handler's.
+    #[error("{partition} ({path}): {source}")]
+    FlashRefused {
+        partition: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("writing {partition} at offset {offset} failed: {source}")]
     Write {
         partition: String,
@@ -705,6 +714,9 @@ impl HasCode for Error {
                 FlashError::code_of(source).unwrap_or(Code::PartitionOpen)
             }
             Error::Write { source, .. } => FlashError::code_of(source).unwrap_or(Code::WriteFailed),
+            Error::FlashRefused { source, .. } => {
+                FlashError::code_of(source).unwrap_or(Code::PartitionOpen)
+            }
             Error::Flush { source, .. } => FlashError::code_of(source).unwrap_or(Code::FlushFailed),
             Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
             Error::SlotState { .. } => Code::SlotStateInvalid,

@@ -3,11 +3,14 @@
 //! mtd-utils (with their libc) and the static musl recovery-updater.
 //!
 //! Boot 1, nandsim (128 MiB NAND, 2 KiB pages, factory bad blocks 5 and 200, split into mtd0 of
-//! 64 erase blocks and mtd1): one package writes a raw image over bad block 5 to mtd0 (`type =
-//! "mtd"`, by name) and rootfs to UBI volume rootfs_b on mtd1 (`type = "ubi"`, `ubi:rootfs_{slot}`).
+//! 64 erase blocks, mtd1 of 8 for a U-Boot environment, and mtd2): one package writes a raw image over bad block 5 to mtd0 (`type =
+//! "mtd"`, by name) and rootfs to UBI volume rootfs_b on mtd2 (`type = "ubi"`, `ubi:rootfs_{slot}`).
 //! `nanddump --bb=skipbad` reads the raw image back, block 5 is skipped, rootfs_b reads back
-//! equal with no update marker, rootfs_a is untouched; then the same images are timed with
-//! flash_erase + nandwrite and ubiupdatevol (BENCH lines, docs/PERFORMANCE.md).
+//! equal with no update marker, rootfs_a is untouched; a raw image as large as mtd0 is refused
+//! beside its bad block (9062) with mtd0 unchanged; then the same images are timed with
+//! flash_erase + nandwrite and ubiupdatevol (BENCH lines, docs/PERFORMANCE.md); last, the same
+//! device with its slot control in a U-Boot environment on nandsim's mtd1 (made by fw_setenv):
+//! our switch erases before writing and fw_printenv reads `BOOT_ORDER=B A` back.
 //! Boots 2 and 3, an interrupted update: nandsim keeps its pages in guest RAM (`cache_file=`
 //! only moves them to a file inside the guest), so nothing of it survives killing QEMU. So the
 //! flash here is block2mtd over a virtio disk the host keeps: boot 2 formats UBI, writes
@@ -243,7 +246,27 @@ fn setup(tmp: &Path) -> Guest {
         "update.zip",
     );
     let ubi_only = pack(&build, &key, &[("rootfs", "rootfs.img")], "update-ubi.zip");
+    // As large as mtd0 (64 erase blocks of 128 KiB), so too large beside its bad block 5.
+    fs::write(
+        build.join("big.img"),
+        image_bytes(34, 8 * MIB as u64, false),
+    )
+    .unwrap();
+    let big = pack(&build, &key, &[("raw", "big.img")], "update-big.zip");
     fs::write(build.join("device.toml"), PROFILE).unwrap();
+    // The same device with its slot control in a U-Boot environment on nandsim's mtd1.
+    let env_profile = PROFILE
+        .replace(
+            "misc = \"/dev/vda\"",
+            "[slots.uboot_env]\nconfig = \"fw_env.config\"",
+        )
+        .replace("state_dir = \"/tmp/state\"", "state_dir = \"/tmp/state2\"");
+    fs::write(build.join("device-env.toml"), env_profile).unwrap();
+    fs::write(
+        build.join("fw_env.config"),
+        "/dev/mtd1 0x0 0x4000 0x20000\n/dev/mtd1 0x20000 0x4000 0x20000\n",
+    )
+    .unwrap();
     // keygen wrote keys/release.pub beside device.toml, where mkinitramfs.py finds it.
     // misc with a valid bootloader_control, slot a active (the demo device's).
     let demo = create_device(
@@ -276,6 +299,26 @@ fn setup(tmp: &Path) -> Guest {
             "lib/x86_64-linux-gnu/libc.so.6".into(),
         ),
     ];
+    for (f, dst) in [
+        ("device-env.toml", "etc/recovery/device-env.toml"),
+        ("fw_env.config", "etc/recovery/fw_env.config"),
+    ] {
+        extra.push((build.join(f).display().to_string(), dst.to_string()));
+    }
+    for (src, dst) in [
+        ("/usr/bin/fw_printenv", "usr/sbin/fw_printenv"),
+        ("/usr/bin/fw_setenv", "usr/sbin/fw_setenv"),
+        (
+            "/lib/x86_64-linux-gnu/libubootenv.so.0",
+            "lib/x86_64-linux-gnu/libubootenv.so.0",
+        ),
+        (
+            "/lib/x86_64-linux-gnu/libz.so.1",
+            "lib/x86_64-linux-gnu/libz.so.1",
+        ),
+    ] {
+        extra.push((host_file(src, "libubootenv-tool"), dst.to_string()));
+    }
     for t in [
         "nandwrite",
         "nanddump",
@@ -294,6 +337,7 @@ fn setup(tmp: &Path) -> Guest {
     }
     extra.push((both.display().to_string(), "pkg/update.zip".into()));
     extra.push((ubi_only.display().to_string(), "pkg/update-ubi.zip".into()));
+    extra.push((big.display().to_string(), "pkg/update-big.zip".into()));
     let initrd = tmp.join("initrd.cpio");
     let mut mk = Command::new("python3");
     mk.arg(root().join("recovery/mkinitramfs.py"))
@@ -338,7 +382,11 @@ fn qemu_raw_nand_and_ubi_updates_survive_bad_blocks_and_a_killed_update() {
             "raw_bad_block_5_skipped",
             "ubi_readback",
             "ubi_no_marker",
+            "raw_no_room",
+            "raw_untouched_after_no_room",
             "ubi_slot_a_untouched",
+            "env_apply",
+            "env_switched_on_mtd",
         ],
     );
     assert!(console.contains("NAND-GUEST-DONE"), "{console}");

@@ -263,11 +263,17 @@ fn probe(
     device: &dyn Device,
     kind: FlashType,
     path: &Path,
-    need: Option<u64>,
+    need: Option<(&str, u64)>,
 ) -> Result<(u64, Identity), Error> {
     let t = device.open_target(kind, path, Access::Read)?;
-    need.map_or(Ok(()), |n| t.fits(n))
-        .and_then(|()| t.size())
+    if let Some((partition, n)) = need {
+        t.fits(n).map_err(|source| Error::FlashRefused {
+            partition: partition.to_string(),
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    t.size()
         .and_then(|size| Ok((size, t.identity()?)))
         .map_err(|source| Error::PartitionOpen {
             path: path.to_path_buf(),
@@ -305,7 +311,12 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
                 partition: img.partition.clone(),
             })?;
         let path = partition_path(def, target);
-        let (size, identity) = probe(device, def.kind, &path, Some(img.written_size()))?;
+        let (size, identity) = probe(
+            device,
+            def.kind,
+            &path,
+            Some((&img.partition, img.written_size())),
+        )?;
         // A sparse image is checked with its signed expanded size, before any write.
         if img.written_size() > size {
             return Err(Error::ImageTooLarge {
@@ -334,7 +345,7 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             let from = partition_path(def, Some(a));
             let to = partition_path(def, Some(t));
             let (src, _) = probe(device, def.kind, &from, None)?;
-            let (dst, identity) = probe(device, def.kind, &to, Some(src))?;
+            let (dst, identity) = probe(device, def.kind, &to, Some((&def.name, src)))?;
             if src > dst {
                 return Err(Error::ImageTooLarge {
                     partition: def.name.clone(),

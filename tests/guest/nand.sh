@@ -4,8 +4,8 @@
 # `nand.boot=` on the kernel command line picks the scenario:
 #   1  nandsim (128 MiB, 2 KiB pages, factory bad blocks 5 and 200): a raw image over bad block
 #      5 on mtd0, read back with `nanddump --bb=skipbad`; an A/B update of UBI volume rootfs_b
-#      on mtd1, read back and its update marker checked; then the benchmark against nandwrite
-#      and ubiupdatevol in the same boot.
+#      on mtd2, read back and its update marker checked; the benchmark against nandwrite and
+#      ubiupdatevol in the same boot; then a slot switch in a U-Boot environment on mtd1.
 #   2  block2mtd on virtio disk vdb (kept by the host across boots): fresh UBI, rootfs_a
 #      written, then an update of rootfs_b from the package on FAT disk vdc (read slowly) is
 #      started; once it is writing, "S3 KILL ME" asks the host to kill QEMU.
@@ -38,9 +38,9 @@ for m in virtio_pci virtio_blk ubi vfat nls_cp437 nls_ascii nls_utf8; do modprob
 i=0; until [ -b /dev/vda ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
 case $boot in
 1)
-  modprobe nandsim id_bytes=0x98,0xf1,0x80,0x95 badblocks=5,200 parts=64 || fail modules nandsim
+  modprobe nandsim id_bytes=0x98,0xf1,0x80,0x95 badblocks=5,200 parts=64,8 || fail modules nandsim
   cat /proc/mtd
-  ubiformat -y -q /dev/mtd1 && ubiattach -m 1 -d 0 >/dev/null || fail ubi attach
+  ubiformat -y -q /dev/mtd2 && ubiattach -m 2 -d 0 >/dev/null || fail ubi attach
   ubimkvol /dev/ubi0 -N rootfs_a -s 12MiB >/dev/null && ubimkvol /dev/ubi0 -N rootfs_b -s 12MiB >/dev/null \
     || fail ubi mkvol
   ubiupdatevol /dev/ubi0_0 /pkg/old.img || fail ubi old
@@ -63,6 +63,14 @@ case $boot in
   check ubi_readback cmp -s /tmp/ubi.back /pkg/rootfs.img
   check ubi_no_marker [ "$(cat /sys/class/ubi/ubi0_1/upd_marker)" = 0 ]
   ubinfo -d 0 -N rootfs_b
+  # An image that fits mtd0 (64 erase blocks) but not its 63 good ones: 9062 (exit 62) at
+  # plan time, and mtd0 still holds the raw image.
+  apply /pkg/update-big.zip /tmp/big.json; rc=$?
+  tail -n 1 /tmp/big.json
+  check raw_no_room [ "$rc" = 62 ]
+  nanddump -q --bb=skipbad -l $(( ($(size /pkg/raw.img) + 2047) / 2048 * 2048 )) -f /tmp/raw.back2 /dev/mtd0
+  head -c "$(size /pkg/raw.img)" /tmp/raw.back2 >/tmp/raw.cut2
+  check raw_untouched_after_no_room cmp -s /tmp/raw.cut2 /pkg/raw.img
   # The slot a volume is untouched.
   head -c "$(size /pkg/old.img)" /dev/ubi0_0 >/tmp/old.back
   check ubi_slot_a_untouched cmp -s /tmp/old.back /pkg/old.img
@@ -73,6 +81,20 @@ case $boot in
   echo "BENCH ubiupdatevol $(elapsed "$t0" "$t1") s (no read-back)"
   t0=$(now); sha256sum /pkg/raw.img /pkg/rootfs.img >/dev/null; t1=$(now)
   echo "BENCH sha256sum $(elapsed "$t0" "$t1") s (hashing the two images once)"
+  # The U-Boot environment on raw NAND (mtd1, two copies in two erase blocks): made by
+  # libubootenv's fw_setenv, switched by us (erase before write), read back by fw_printenv.
+  # Blank flash: libubootenv starts from its default environment file.
+  printf 'BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=3\n' >/etc/u-boot-initial-env
+  for v in "BOOT_ORDER A B" "BOOT_A_LEFT 3" "BOOT_B_LEFT 3"; do
+    fw_setenv -c /etc/recovery/fw_env.config $v || fail env fw_setenv
+  done
+  apply_env() { mkdir -p /tmp/state2; recovery-updater apply "$1" --device /etc/recovery/device-env.toml --yes --json >"$2" 2>&1; }
+  apply_env /pkg/update-ubi.zip /tmp/env.json; rc=$?
+  tail -n 1 /tmp/env.json
+  check env_apply [ "$rc" = 0 ]
+  order=$(fw_printenv -c /etc/recovery/fw_env.config -n BOOT_ORDER)
+  echo "BOOT_ORDER after the update: $order"
+  check env_switched_on_mtd [ "$order" = "B A" ]
   finish
   ;;
 2)
