@@ -68,6 +68,7 @@ fn apply_from_a_boot_b_mark_good_confirms() {
     assert_eq!(st["last_install"]["state"], "pending");
     assert_eq!(slot_of(&st, "b")["successful"], false);
     assert_eq!(slot_of(&st, "b")["version"], "1.1.0");
+    assert_eq!(slot_of(&st, "a")["version"], "1.0.0");
 
     assert_eq!(boot_misc(&fx), Some(Slot::B));
     let (out, st) = lifecycle(&fx, "mark-good");
@@ -90,6 +91,21 @@ fn apply_from_a_boot_b_mark_good_confirms() {
     }
     assert_eq!(status(&fx)["last_install"]["state"], "confirmed");
     assert_eq!(slot_a(&fx), a);
+}
+
+#[test]
+fn unknown_running_version_is_not_recorded_as_the_new_one() {
+    // Nothing says which version slot a runs (no current_version fact, no earlier install): the
+    // record must not claim the install came from the new version, nor slot a hold it.
+    let fx = Fixture::new(SlotMode::Ab);
+    running_from(&fx, Slot::A);
+    fs::remove_file(fx.state_file("installed_version")).unwrap();
+    let (out, result) = fx.apply(&fx.good_package());
+    assert_eq!(result["result"], "success", "{}", text(&out));
+    assert_eq!(record(&fx)["from_version"], serde_json::Value::Null);
+    let st = status(&fx);
+    assert_eq!(slot_of(&st, "b")["version"], "1.1.0");
+    assert_eq!(slot_of(&st, "a")["version"], serde_json::Value::Null);
 }
 
 #[test]

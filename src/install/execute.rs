@@ -202,7 +202,9 @@ fn flush_and_switch(
     if let (Some(sc), Some(target)) = (slots.as_mut(), switch_to) {
         run.phase(Phase::SwitchSlot);
         sc.set_active(target)?;
-        run.log(format!("slot {target} is now active (6 boot tries)"));
+        run.log(format!(
+            "slot {target} is now active, on trial until it boots and is marked good"
+        ));
     }
     Ok(())
 }

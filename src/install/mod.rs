@@ -414,6 +414,9 @@ pub fn apply_input(
         Ok(l) => l,
         Err(e) => return not_started(path, device, sink, &e, started),
     };
+    // The version running before this install: read now, because an install that succeeds
+    // records its own version as the installed one (the record must not say "from" the new one).
+    let version_before = device.current_version();
     let mut logger = log::LogSink::new();
     let mut tee = events::Tee(vec![&mut *sink, &mut logger]);
     let mut run = Run::new(&mut tee);
@@ -446,7 +449,7 @@ pub fn apply_input(
         from_version: plan
             .as_ref()
             .and_then(|p| p.from_version.clone())
-            .or_else(|| device.current_version()),
+            .or(version_before),
         to_version: plan.as_ref().map(|p| p.to_version.clone()),
         target_slot: plan
             .as_ref()
