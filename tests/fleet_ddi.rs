@@ -367,3 +367,31 @@ fn a_fallback_reports_failure_with_the_fallback_code() {
         .unwrap()
         .starts_with("E9121 NEW_SLOT_FELL_BACK"));
 }
+
+#[test]
+fn single_slot_writes_the_ota_command_and_reports_the_recoverys_record() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Single);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer::forced(31, &pkg)));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let before = fx.snapshot();
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    // Verified, not written: the recovery installs it.
+    assert_eq!(fx.snapshot(), before);
+    let command = fs::read_to_string(fx.state_file("command")).unwrap();
+    let cached = cache.join("package.zip");
+    assert_eq!(command, format!("--update_package={}\n", cached.display()));
+    assert!(closed(&server).is_empty());
+    // The recovery's turn (what the init does with the command): install, record, clear.
+    let (out, result) = fx.apply(&cached);
+    assert_eq!(result["result"], "success", "{}", text(&out));
+    fs::remove_file(fx.state_file("command")).unwrap();
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "success");
+    assert!(cache_files(&cache).is_empty());
+}
