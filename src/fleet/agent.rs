@@ -480,6 +480,10 @@ impl Agent<'_> {
                     let code = e.code();
                     self.send(href, &Feedback::failure(&a.id, code, &e.to_string()))?;
                     self.save(&AgentState::default())?;
+                    // Back to the previous version now, unless a user decides when.
+                    if self.cfg.reboot != RebootPolicy::Never {
+                        self.host.reboot(false, self.log)?;
+                    }
                     Outcome::Failed(code)
                 }
             }));
