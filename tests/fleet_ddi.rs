@@ -2,6 +2,8 @@
 //! (tests/common/ddi.rs: std TcpListener + rustls, certificate by openssl): refusals, cancel,
 //! no space, resume after a kill, and the whole A/B life up to the confirmed success.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs;

@@ -399,7 +399,7 @@ impl Client {
     }
 }
 
-fn read_head(conn: &mut impl BufRead) -> Result<Head, String> {
+pub(crate) fn read_head(conn: &mut impl BufRead) -> Result<Head, String> {
     let mut total = 0;
     let status_line = read_line(conn).map_err(|e| e.to_string())?;
     let mut parts = status_line.splitn(3, ' ');
