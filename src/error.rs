@@ -573,8 +573,6 @@ pub enum Error {
     CommandFile { path: PathBuf, reason: String },
     #[error("{action} failed: {reason}")]
     Power { action: String, reason: String },
-    #[error("fleet: {0}")]
-    Fleet(#[from] Box<crate::fleet::FleetError>),
     #[error("refusing to write {partition} to {path}: it is a partition of the booted slot {slot}, the running system")]
     BootedSlotWrite {
         partition: String,
@@ -639,7 +637,6 @@ impl HasCode for Error {
             Error::RollbackIndexNotSaved { .. } => Code::RollbackIndexNotSaved,
             Error::InstallInProgress { .. } => Code::InstallInProgress,
             Error::Profile { .. } => Code::ProfileInvalid,
-            Error::Fleet(f) => f.code(),
             Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
             Error::PartitionNameDuplicate { .. } => Code::PartitionNameDuplicate,
             Error::InstalledWipeFailed { .. } => Code::InstalledWipeFailed,

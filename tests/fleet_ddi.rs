@@ -367,3 +367,88 @@ fn a_fallback_reports_failure_with_the_fallback_code() {
         .unwrap()
         .starts_with("E9121 NEW_SLOT_FELL_BACK"));
 }
+
+#[test]
+fn single_slot_writes_the_ota_command_and_reports_the_recoverys_record() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Single);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer::forced(31, &pkg)));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let before = fx.snapshot();
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    // Verified, not written: the recovery installs it.
+    assert_eq!(fx.snapshot(), before);
+    let command = fs::read_to_string(fx.state_file("command")).unwrap();
+    let cached = cache.join("package.zip");
+    assert_eq!(command, format!("--update_package={}\n", cached.display()));
+    assert!(closed(&server).is_empty());
+    // The recovery's turn (what the init does with the command): install, record, clear.
+    let (out, result) = fx.apply(&cached);
+    assert_eq!(result["result"], "success", "{}", text(&out));
+    fs::remove_file(fx.state_file("command")).unwrap();
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "success");
+    assert!(cache_files(&cache).is_empty());
+}
+
+#[test]
+fn a_download_that_does_not_match_the_servers_hash_is_deleted_and_reported() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer {
+        sha256: Some("00".repeat(32)),
+        ..Offer::forced(41, &pkg)
+    }));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let before = fx.snapshot();
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 137, "{}", text(&out));
+    let (exec, finished, details) = server.last_feedback();
+    assert_eq!((exec.as_str(), finished.as_str()), ("closed", "failure"));
+    assert!(details.contains("E9137"), "{details}");
+    assert!(cache_files(&cache).is_empty());
+    assert_eq!(fx.snapshot(), before);
+}
+
+#[test]
+fn a_closed_maintenance_window_waits_and_an_open_one_installs() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    running_from(&fx, recovery_updater::device::Slot::A);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    let closed_window = Offer {
+        window: Some("unavailable"),
+        ..Offer::forced(51, &pkg)
+    };
+    server.offer(Some(closed_window.clone()));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let before = fx.snapshot();
+    for _ in 0..2 {
+        let out = agent_once(&fx);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(fx.snapshot(), before, "installed outside the window");
+    }
+    // Downloaded once only.
+    let downloads = server
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/download/"))
+        .count();
+    assert_eq!(downloads, 1);
+    server.offer(Some(Offer {
+        window: Some("available"),
+        ..closed_window
+    }));
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(fx.snapshot(), before);
+    let (_, _, details) = server.last_feedback();
+    assert!(details.contains("Installed into slot b"), "{details}");
+    assert!(cache_files(&cache).is_empty());
+}

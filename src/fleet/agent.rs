@@ -64,6 +64,15 @@ pub trait Host {
     fn reboot(&self, recovery: bool, log: &Log) -> Result<(), FleetError>;
 }
 
+/// What a download needs to know of its deployment.
+struct Job<'a> {
+    href: &'a str,
+    art: &'a super::ddi::Artifact,
+    url: &'a Url,
+    want: &'a Wanted,
+    may_install: bool,
+}
+
 /// The agent's run: configuration, DDI client, device, log.
 pub struct Agent<'a> {
     pub cfg: &'a FleetDef,
@@ -284,60 +293,15 @@ impl Agent<'_> {
             reported_percent: 0,
         });
         if action.phase == Phase::Downloading {
-            st.action = Some(action.clone());
-            self.save(st)?;
-            let mut last = action.reported_percent;
-            let start = download::have(self.cache(), &want);
-            self.log.line(&format!(
-                "action {id}: downloading {} ({} bytes{})",
-                art.filename,
-                art.size,
-                if start > 0 {
-                    format!(", resuming at {start}")
-                } else {
-                    String::new()
-                }
-            ));
-            let mut progress = |done: u64, total: u64| {
-                let pct = (done.saturating_mul(100) / total.max(1)) as u32;
-                if pct >= last + 10 || (pct == 100 && last < 100) {
-                    last = pct;
-                    let _ = self.send(href, &Feedback::downloaded(&id, done, total));
-                }
+            let job = Job {
+                href,
+                art,
+                url: &url,
+                want: &want,
+                may_install: d.may_install(),
             };
-            let got = download::fetch(
-                &self.ddi.client,
-                &url,
-                &want,
-                self.cache(),
-                &|p| self.host.free_space(p),
-                &mut progress,
-            );
-            match got {
-                Ok(_) => {}
-                Err(e) if super::backoff::transient(&e) => {
-                    action.reported_percent = last;
-                    st.action = Some(action);
-                    self.save(st)?;
-                    return Err(e);
-                }
-                Err(e) => return Ok(self.close_failure(href, &id, &e)),
-            }
-            action.phase = Phase::Downloaded;
-            action.reported_percent = last;
-            action.since = now();
-            st.action = Some(action.clone());
-            self.save(st)?;
-            if !d.may_install() {
-                self.send(
-                    href,
-                    &Feedback::new(
-                        &id,
-                        Execution::Downloaded,
-                        Finished::None,
-                        vec!["Downloaded 100%; waiting for the maintenance window".into()],
-                    ),
-                )?;
+            if let Some(out) = self.download(&job, &mut action, st)? {
+                return Ok(out);
             }
         }
         let Some(pkg) = download::cached(self.cache(), &want) else {
@@ -353,6 +317,80 @@ impl Agent<'_> {
             )));
         }
         self.install(href, action, st, &pkg)
+    }
+
+    /// The download phase: into the cache (resumed), hash-checked; `Some` when the action
+    /// ended here (reported failure).
+    fn download(
+        &self,
+        job: &Job<'_>,
+        action: &mut Action,
+        st: &mut AgentState,
+    ) -> Result<Option<Outcome>, FleetError> {
+        let Job {
+            href,
+            art,
+            url,
+            want,
+            may_install,
+        } = *job;
+        let id = action.id.clone();
+        st.action = Some(action.clone());
+        self.save(st)?;
+        let mut last = action.reported_percent;
+        let start = download::have(self.cache(), want);
+        self.log.line(&format!(
+            "action {id}: downloading {} ({} bytes{})",
+            art.filename,
+            art.size,
+            if start > 0 {
+                format!(", resuming at {start}")
+            } else {
+                String::new()
+            }
+        ));
+        let mut progress = |done: u64, total: u64| {
+            let pct = (done.saturating_mul(100) / total.max(1)) as u32;
+            if pct >= last + 10 || (pct == 100 && last < 100) {
+                last = pct;
+                let _ = self.send(href, &Feedback::downloaded(&id, done, total));
+            }
+        };
+        let got = download::fetch(
+            &self.ddi.client,
+            url,
+            want,
+            self.cache(),
+            &|p| self.host.free_space(p),
+            &mut progress,
+        );
+        match got {
+            Ok(_) => {}
+            Err(e) if super::backoff::transient(&e) => {
+                action.reported_percent = last;
+                st.action = Some(action.clone());
+                self.save(st)?;
+                return Err(e);
+            }
+            Err(e) => return Ok(Some(self.close_failure(href, &id, &e))),
+        }
+        action.phase = Phase::Downloaded;
+        action.reported_percent = last;
+        action.since = now();
+        st.action = Some(action.clone());
+        self.save(st)?;
+        if !may_install {
+            self.send(
+                href,
+                &Feedback::new(
+                    &id,
+                    Execution::Downloaded,
+                    Finished::None,
+                    vec!["Downloaded 100%; waiting for the maintenance window".into()],
+                ),
+            )?;
+        }
+        Ok(None)
     }
 
     fn install(
@@ -480,6 +518,10 @@ impl Agent<'_> {
                     let code = e.code();
                     self.send(href, &Feedback::failure(&a.id, code, &e.to_string()))?;
                     self.save(&AgentState::default())?;
+                    // Back to the previous version now, unless a user decides when.
+                    if self.cfg.reboot != RebootPolicy::Never {
+                        self.host.reboot(false, self.log)?;
+                    }
                     Outcome::Failed(code)
                 }
             }));

@@ -144,7 +144,24 @@ fn receive(
     } else {
         Vec::new()
     };
-    let (head, mut body) = client.start("GET", url, &extra, None)?;
+    // Artifact links may redirect (a CDN, a storage bucket): follow a few, same Range.
+    let mut url = url.clone();
+    let mut hops = 0;
+    let (head, mut body) = loop {
+        let (head, body) = client.start("GET", &url, &extra, None)?;
+        let location = head.header("location").map(str::to_string);
+        match (head.status, location) {
+            (301 | 302 | 303 | 307 | 308, Some(loc)) if hops < 5 => {
+                hops += 1;
+                url = Url::parse(&loc).map_err(|reason| FleetError::Response {
+                    url: loc.clone(),
+                    reason,
+                })?;
+            }
+            _ => break (head, body),
+        }
+    };
+    let url = &url;
     let mut start = start;
     match head.status {
         206 if start > 0 => {}

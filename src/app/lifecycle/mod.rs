@@ -10,9 +10,10 @@ mod health;
 use serde::Serialize;
 
 use crate::device::{Device, Slot, SlotControl};
-use crate::state::{self, InstallRecord, InstallState};
+use crate::state::{self, InstallRecord};
 use crate::Error;
 
+pub use crate::state::InstallState;
 pub use health::run_health_check;
 
 /// What `status --json` prints: one object.
@@ -101,15 +102,29 @@ pub fn refresh(device: &dyn Device) -> Result<Option<InstallRecord>, Error> {
     let Some(record) = state::read_last_install(state_dir) else {
         return Ok(None);
     };
+    if record.state() != InstallState::Pending {
+        return Ok(Some(record));
+    }
     let Some(sc) = device.slot_control()? else {
         return Ok(Some(record));
     };
+    // While an install runs, or after one was interrupted (its journal is still there), the
+    // pending slot may be unbootable because it is being rewritten, not because it failed to
+    // start: no verdict then.
+    let _lock = match crate::install::lock::acquire(state_dir) {
+        Ok(l) => l,
+        Err(Error::InstallInProgress { .. }) => return Ok(Some(record)),
+        Err(e) => return Err(e),
+    };
+    if state_dir.join(crate::install::journal::JOURNAL).exists() {
+        return Ok(Some(record));
+    }
     let booted = device.booted_slot()?;
     match fell_back(&record, &*sc, booted)? {
         None => Ok(Some(record)),
         Some(err) => {
             let moved = record.moved_to(InstallState::FellBack, Some(&err));
-            save(device, &moved)?;
+            state::write_last_install(state_dir, &moved)?;
             Ok(Some(moved))
         }
     }

@@ -3,6 +3,7 @@
 //! live server is tests/fleet_ddi.rs.
 
 mod backoff;
+mod cache;
 mod ddi;
 mod http;
 mod pins;
