@@ -14,7 +14,7 @@ chunk before it writes (docs/FLEET.md).
 
 from typing import Any
 
-from anyio import Path
+from anyio import Path, to_thread
 from goosebit.schema.plugins import PluginSchema
 from goosebit.updates import swdesc
 
@@ -28,7 +28,8 @@ async def parse_file(file: Path) -> dict[str, Any]:
     with open(file, "rb") as f:
         magic = f.read(4)
     if magic == ZIP_MAGIC:
-        return parse_package(str(file))
+        # Reading the zip and hashing it is blocking file I/O: off the event loop.
+        return await to_thread.run_sync(parse_package, str(file))
     return await _goosebit_parse_file(file)
 
 
