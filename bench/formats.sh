@@ -39,8 +39,9 @@ if [ "$BUILD" = 1 ]; then
     log "building the release binary"
     (cd "$REPO" && cargo build --release --quiet)
 fi
-mkdir -p "$DIR"
-DIR=$(cd "$DIR" && pwd)
+# One subdirectory per size: inputs are made once and reused by later runs of that size.
+mkdir -p "$DIR/$SIZE"
+DIR=$(cd "$DIR/$SIZE" && pwd)
 DATA=$((SIZE / 10))
 [ -f "$DIR/bench.key" ] || "$BIN" keygen --out "$DIR/bench" >/dev/null 2>&1
 
