@@ -12,6 +12,8 @@
 #            --no-peers          skip SWUpdate and RAUC
 #            --no-build          use the existing target/release binary
 #            --no-install        never apt-get install missing peers (skip them instead)
+#            --only-sideload     only `adb sideload` (Debian's adb) next to `apply` of the same
+#                                package (bench/sideload.sh; 1 GiB unless --sizes)
 # The work directory must not contain spaces.
 #
 # Needs: bash, python3, openssl, /usr/bin/time (package `time`). Peers (installed from Debian when
@@ -27,6 +29,7 @@ PEERS=1
 BUILD=1
 INSTALL=1
 SMOKE=0
+ONLY_SIDELOAD=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1; SIZES="8"; RUNS=1 ;;
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
         --no-peers) PEERS=0 ;;
         --no-build) BUILD=0 ;;
         --no-install) INSTALL=0 ;;
+        --only-sideload) ONLY_SIDELOAD=1; SIZES="1024"; PEERS=0 ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -345,6 +349,11 @@ measure_rauc() {
 # ---------------------------------------------------------------------------------------------
 # The runs
 # ---------------------------------------------------------------------------------------------
+if [ "$ONLY_SIDELOAD" = 1 ]; then
+    # shellcheck source=bench/sideload.sh
+    . "$REPO/bench/sideload.sh"
+    exit 0
+fi
 # Startup proxy (the TUI's first screen is drawn by a later binary): `--version` and `codes`.
 for i in $(seq $((SMOKE ? 3 : 21))); do
     measure start_version 0 - "$BIN" --version
