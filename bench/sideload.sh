@@ -45,9 +45,14 @@ for size in $SIZES; do
     done
 done
 log "done; raw results in $RESULTS"
-awk -F'\t' '{ k = $1 " " $2; n[k]++; v[k, n[k]] = $3; r[k] = $4 }
-    END { for (k in n) { m = n[k]; split(k, a, " ");
-        # median of the runs (sorted by insertion: fine for the small counts used here)
-        for (i = 1; i <= m; i++) s[i] = v[k, i]; asort(s); med = s[int((m + 1) / 2)];
-        printf "%-26s %6s MiB  median %7.2f s  %7.1f MB/s  peak RSS %s KiB\n",
-            a[1], a[2], med, a[2] * 1.048576 / med, r[k] } }' "$RESULTS" | sort
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, size, secs, rss = line.rstrip("\n").split("\t")
+    runs.setdefault((name, int(size)), []).append((float(secs), int(rss or 0)))
+for (name, size), v in sorted(runs.items()):
+    med = statistics.median(s for s, _ in v)
+    print(f"{name:<26} {size:>5} MiB  median {med:6.2f} s  {size * 1.048576 / med:6.1f} MB/s"
+          f"  peak RSS {max(r for _, r in v)} KiB  ({len(v)} runs)")
+PY
