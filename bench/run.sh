@@ -12,14 +12,22 @@
 #            --no-peers          skip SWUpdate and RAUC
 #            --no-build          use the existing target/release binary
 #            --no-install        never apt-get install missing peers (skip them instead)
-#            --only-sideload     only `adb sideload` (Debian's adb) next to `apply` of the same
-#                                package (bench/sideload.sh; 1 GiB unless --sizes)
+#   bench/run.sh --only-formats [--size MIB --runs N ...]
+#                                only the image-format cases (zstd, Android sparse):
+#                                bench/formats.sh, options there
+#   bench/run.sh --only-sideload [--runs N --no-build ...]
+#                                only `adb sideload` (Debian's adb) next to `apply` of the same
+#                                package (bench/sideload.sh; 1 GiB unless --sizes after it)
 # The work directory must not contain spaces.
 #
 # Needs: bash, python3, openssl, /usr/bin/time (package `time`). Peers (installed from Debian when
 # missing and running as root): swupdate, rauc, squashfs-tools, cpio, dbus. RAUC mounts its
 # bundle through a loop device, so it needs root; it is skipped otherwise.
 set -euo pipefail
+if [ "${1:-}" = --only-formats ]; then
+    shift
+    exec "$(dirname "$0")/formats.sh" "$@"
+fi
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 SIZES="64 1024"

@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(zip_archive manifest keys profile boot_control uboot_env)
+all=(zip_archive manifest keys profile boot_control uboot_env sparse)
 mode="${1:-}"
 case "$mode" in
   ci | explore) shift ;;
@@ -42,6 +42,24 @@ write_seeds() {
 import struct, sys, zlib
 d = b"BOOT_ORDER=A B\0BOOT_A_LEFT=3\0BOOT_B_LEFT=3\0bootcmd=run distro_bootcmd\0\0".ljust(1024, b"\0")
 sys.stdout.buffer.write(b"\0" + struct.pack("<I", zlib.crc32(d)) + d)' >"$d/seed-single"
+      ;;
+    sparse)
+      # Android sparse images (libsparse's layout, src/package/sparse/header.rs) with 16-byte
+      # blocks: every chunk type, a CRC32 chunk over the output so far, and a 40-byte header.
+      python3 -c '
+import struct, sys, zlib
+d = sys.argv[1]
+def img(blk, total, chunks, extra=0):
+    out = struct.pack("<IHHHHIIII", 0xED26FF3A, 1, 0, 28 + extra, 12 + extra, blk, total, len(chunks), 0) + b"\xee" * extra
+    for kind, sz, body in chunks:
+        out += struct.pack("<HHII", kind, 0, sz, 12 + extra + len(body)) + b"\xee" * extra + body
+    return out
+raw = bytes(range(32))
+expanded = raw + b"\x01\x02\x03\x04" * 8
+crc = struct.pack("<I", zlib.crc32(expanded + bytes(16)))
+chunks = [(0xCAC1, 2, raw), (0xCAC2, 2, b"\x01\x02\x03\x04"), (0xCAC3, 1, b""), (0xCAC4, 0, crc)]
+open(f"{d}/seed-all-types", "wb").write(img(16, 5, chunks))
+open(f"{d}/seed-large-headers", "wb").write(img(16, 5, chunks, 12))' "$d"
       ;;
     boot_control)
       printf '_a\0\0BCAB\x01\x02\0\0\x7f\0\x7f\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$d/seed"

@@ -9,6 +9,10 @@ device written straight into the archive, so no mknod and no root are needed).
 
 Usage: mkinitramfs.py --init BINARY --profile device.toml --modules-root KERNEL_TREE
                       --kernel-release 6.1.0-56-amd64 --out initramfs.cpio
+
+A system image that loads its modules with a shell init (recovery/uboot/system-init.sh) names
+them with --modules a,b,c instead of the profile's [init] modules; the files, dependencies first,
+are then listed in load order in /etc/modules.order (paths relative to lib/modules/RELEASE).
 """
 import argparse
 import os
@@ -101,6 +105,8 @@ def main():
     ap.add_argument("--kernel-release")
     ap.add_argument("--extra", action="append", default=[], metavar="SRC:DEST",
                     help="another file to include")
+    ap.add_argument("--modules", help="comma-separated modules instead of the profile's [init] modules; "
+                    "writes /etc/modules.order")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -123,6 +129,8 @@ def main():
             with open(os.path.join(pdir, k), "rb") as f:
                 c.file(os.path.join("etc/recovery", k), f.read())
         wanted = profile.get("init", {}).get("modules", [])
+        if a.modules:
+            wanted = [m for m in a.modules.split(",") if m]
         if wanted:
             if not (a.modules_root and a.kernel_release):
                 sys.exit("mkinitramfs: the profile lists modules: give --modules-root and --kernel-release")
@@ -136,9 +144,12 @@ def main():
             dest = f"lib/modules/{a.kernel_release}"
             c.file(f"{dest}/modules.dep", dep.encode())
             c.file(f"{dest}/modules.builtin", builtin.encode())
-            for rel in module_closure(dep, builtin, wanted):
+            order = module_closure(dep, builtin, wanted)
+            for rel in order:
                 with open(os.path.join(mdir, rel), "rb") as f:
                     c.file(f"{dest}/{rel}", f.read())
+            if a.modules:
+                c.file("etc/modules.order", "".join(r + "\n" for r in order).encode())
         for e in a.extra:
             src, dst = e.split(":", 1)
             with open(src, "rb") as f:

@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use crate::device::target::FlashError;
+
 /// One row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeInfo {
@@ -59,7 +61,7 @@ codes! {
         "The package exceeds a safety limit (too many entries, an oversized manifest or signature, or data that expands beyond its declared size).",
         "Do not use this package: it is malformed or hostile. Get the official package.";
     ZipUnsupported = 9007, "PACKAGE_UNSUPPORTED_FEATURE",
-        "The package uses a zip feature this updater does not accept (encryption, a compression method other than stored or deflate, multiple disks).",
+        "The package uses a zip feature this updater does not accept (encryption, a compression method other than stored, deflate or zstd, multiple disks).",
         "Re-create the package with the vendor's packer (`recovery-updater pack`).";
     ZipInconsistent = 9008, "PACKAGE_STRUCTURE_INCONSISTENT",
         "The zip's headers disagree with each other, overlap, or point outside the file.",
@@ -127,6 +129,15 @@ codes! {
     EntrySizeMismatch = 9032, "IMAGE_SIZE_MISMATCH",
         "An image's real size in the package differs from its signed size.",
         "Download the package again; it is damaged or was altered.";
+    SparseInvalid = 9033, "SPARSE_IMAGE_INVALID",
+        "An Android sparse image in the package is malformed (bad magic or version, a chunk past its end, a block count that does not add up, a block size out of range); nothing past the bad chunk was written.",
+        "Report it to the vendor: the sparse image was built incorrectly. Re-make it with img2simg and pack again.";
+    SparseCrcMismatch = 9034, "SPARSE_IMAGE_CRC_MISMATCH",
+        "A CRC32 chunk of an Android sparse image does not match the data expanded before it.",
+        "Report it to the vendor: the sparse image is inconsistent. Re-make it with img2simg and pack again.";
+    ZstdWindowTooLarge = 9035, "ZSTD_WINDOW_TOO_LARGE",
+        "A zstd-compressed image asks for a decoding window larger than this updater allows (8 MiB), so it is refused before any memory is allocated for it.",
+        "Re-pack with `recovery-updater pack` (compression = \"zstd\" uses a small window); do not use zstd levels above 19 or --long.";
     BasebandMismatch = 9040, "BASEBAND_MISMATCH",
         "Baseband mismatch: the package does not support this device's modem firmware (baseband).",
         "Download the package for your baseband version, or install the required baseband update first.";
@@ -166,9 +177,30 @@ codes! {
     PartitionNameDuplicate = 9061, "PARTITION_NAME_DUPLICATE",
         "Two partitions of the device's internal disks carry the same name, so /dev/block/by-name cannot say which one is meant; the recovery links neither and stops.",
         "The recovery image or the partition table is misconfigured: list only the real internal disks in the profile's `[init] internal_disks`, or reflash the partition table from the vendor's factory image.";
+    FlashNoRoom = 9062, "FLASH_BAD_BLOCKS_NO_ROOM",
+        "The image no longer fits in the raw NAND partition: together with the partition's bad blocks (factory-marked, or found bad while erasing or writing) it needs more erase blocks than the partition has. Nothing after the last good block was written.",
+        "The flash is wearing out: contact service. A package built for this device with a smaller image (or a repartitioned flash) installs.";
+    FlashReadBack = 9063, "FLASH_READBACK_MISMATCH",
+        "A block written to raw flash (MTD) read back different from what was written; the partition is not valid.",
+        "Retry the update; if it repeats, the flash is failing: contact service.";
+    UbiVolumeDamaged = 9064, "UBI_VOLUME_DAMAGED",
+        "A UBI volume is damaged: an update of it was interrupted (its update marker is set) or its data is corrupted. A slot on it is invalid and is neither copied from nor counted as installed.",
+        "Install the update again: writing the whole volume clears the marker. If the damaged volume is the running slot's, the device needs service.";
     WipeNotConfigured = 9065, "WIPE_NOT_CONFIGURED",
         "Wipe data / factory reset (or wipe cache) is not configured on this device: the recovery knows no partition of the requested role (data or cache) to erase.",
         "Nothing was erased. Use the vendor's recovery image that supports factory reset, or reset from the system's settings.";
+    FlashTargetNotFound = 9066, "FLASH_TARGET_NOT_FOUND",
+        "The device profile names a raw flash partition (`mtd:NAME`) or a UBI volume (`ubi:NAME`) that this device does not have (not in /proc/mtd, or not in /sys/class/ubi: UBI not attached?).",
+        "The recovery image does not match this device's flash layout: reflash recovery from the vendor's factory image, or attach UBI first (ubiattach).";
+    FlashTargetWrongKind = 9067, "FLASH_TARGET_WRONG_KIND",
+        "A partition's path is not the kind of flash its profile `type` says (`mtd` needs an MTD character device, `ubi` a UBI volume device); nothing was written to it.",
+        "The device profile is wrong: fix the partition's `type` or `path` (see docs/FLASH.md), or reflash the vendor's recovery image.";
+    UbiUpdateIncomplete = 9068, "UBI_UPDATE_INCOMPLETE",
+        "A UBI volume update did not receive exactly the number of bytes it declared, so the kernel keeps the volume marked damaged; the slot is not switched.",
+        "Retry the update; the whole volume is written again.";
+    UbiRenameFailed = 9069, "UBI_RENAME_FAILED",
+        "Swapping the names of the A/B UBI volumes (the switch for a bootloader that picks its volume by name) failed; the kernel renames atomically, so the old names, and the old slot, are still in place.",
+        "Retry the update; if it repeats, the UBI device needs service.";
     PackSpecInvalid = 9070, "PACK_SPEC_INVALID",
         "The package spec given to `pack` is invalid, or an image it names cannot be read.",
         "Fix the spec (see docs/FORMAT.md) and run pack again.";
@@ -202,6 +234,54 @@ codes! {
     InstalledWipeFailed = 9115, "UPDATE_INSTALLED_WIPE_FAILED",
         "The update is installed (on A/B devices its slot is active and boots next), but wiping data afterwards failed: the new version starts with the old data.",
         "Do not install the package again: wipe data from the recovery menu (Wipe data / factory reset); if it repeats, the flash is failing: contact service.";
+    BootedSlotWrite = 9120, "BOOTED_SLOT_WRITE_REFUSED",
+        "The install would write a partition of the slot the running system booted from; it was refused before anything was written.",
+        "Install from the running system only into the other slot (the updater picks it), or reboot into recovery to write this slot.";
+    FellBack = 9121, "NEW_SLOT_FELL_BACK",
+        "The new slot did not start: the bootloader used up its tries and returned to the previous slot, which is running the previous version.",
+        "Nothing to repair: the device runs the previous version. Read the new version's boot log, fix the package and install again.";
+    HealthCheckFailed = 9122, "HEALTH_CHECK_FAILED",
+        "The profile's health check failed, so the booted slot was not marked good; it is still on trial and the bootloader falls back if it is not confirmed.",
+        "Fix what the health check reports and run mark-good again, or run mark-bad to return to the previous version.";
+    HealthCheckTimeout = 9123, "HEALTH_CHECK_TIMEOUT",
+        "The profile's health check did not finish within its timeout and was stopped; the booted slot was not marked good.",
+        "Find out why the health check hangs (or raise its timeout_s in the profile) and run mark-good again.";
+    NoFallbackSlot = 9124, "NO_BOOTABLE_FALLBACK_SLOT",
+        "mark-bad was refused: the other slot is not bootable, so marking this one bad would leave nothing to boot.",
+        "Install a good version into the other slot first, then mark this one bad.";
+    NoBootedSlot = 9125, "BOOTED_SLOT_UNKNOWN",
+        "The command needs the slot the system booted from, and none is known: the device is single-slot, it runs the recovery, or neither the profile's booted_slot nor the kernel command line names a slot.",
+        "Run it from the booted system; set booted_slot in the device profile if the kernel command line does not carry androidboot.slot_suffix, androidboot.slot or rauc.slot.";
+    FleetNotConfigured = 9130, "FLEET_NOT_CONFIGURED",
+        "The fleet agent cannot run: the device profile has no usable [fleet] section (server, controller id, token, or no pins/CA for an https server).",
+        "Fix the [fleet] section of the device profile (docs/DEVICE.md) or the files it names (token_file, controller_id).";
+    FleetUnreachable = 9131, "FLEET_SERVER_UNREACHABLE",
+        "The update server could not be reached (no network, name not resolved, connection refused or timed out).",
+        "Check the network connection; the agent retries by itself with growing pauses.";
+    FleetPinMismatch = 9132, "FLEET_SERVER_KEY_MISMATCH",
+        "The update server presented a public key that matches none of the pinned keys; nothing was downloaded.",
+        "If the server's key was changed on purpose, add its pin (sha256//BASE64) to the profile's pins; otherwise the connection is being intercepted.";
+    FleetTls = 9133, "FLEET_TLS_FAILED",
+        "The secure connection to the update server failed (handshake, or a certificate that does not lead to the configured CA).",
+        "Check the server's certificate and the profile's ca_file, and that the device clock is right when a CA is used.";
+    FleetPlainHttp = 9134, "FLEET_PLAIN_HTTP_REFUSED",
+        "The update server (or a download link) is plain http, and the profile does not allow it.",
+        "Use an https server; for a lab server only, set allow_http = true in [fleet].";
+    FleetServerStatus = 9135, "FLEET_SERVER_REFUSED",
+        "The update server answered a request with an error status (for example 401 for a wrong target token, or 404).",
+        "Check the target token, tenant and controller id in [fleet]; the server's log names the request.";
+    FleetResponseInvalid = 9136, "FLEET_RESPONSE_INVALID",
+        "The update server's answer is not valid HTTP or not the DDI JSON expected.",
+        "Check that [fleet] server points at a hawkBit DDI server (and its path prefix); report it to the server's operator.";
+    FleetDownloadHash = 9137, "FLEET_DOWNLOAD_HASH_MISMATCH",
+        "The downloaded package does not match the hash the server gave for it; it was deleted, nothing was written.",
+        "Nothing to do on the device: the agent downloads again at the next poll. If it repeats, the artifact on the server is damaged.";
+    FleetDownloadFailed = 9138, "FLEET_DOWNLOAD_FAILED",
+        "The download stopped part-way or the server sent a different size than announced.",
+        "Check the network; the agent resumes the download where it stopped at the next poll.";
+    FleetCache = 9139, "FLEET_CACHE_UNUSABLE",
+        "The agent cannot use its cache directory or state file (missing, read-only, or not a directory).",
+        "Check [fleet] cache_dir: it must be a writable directory on persistent storage.";
     SideloadListen = 9150, "SIDELOAD_LISTEN_FAILED",
         "The sideload server could not listen on its address (the port is in use or the address is wrong), or the station could not reach a unit.",
         "Check the address and port (default 5555), that no other adb daemon uses it, and that the cable or network link is up.";
@@ -452,6 +532,19 @@ pub enum Error {
         expected: u64,
         actual: u64,
     },
+    #[error("{partition}: Android sparse image invalid at input byte {offset}: {reason}")]
+    SparseInvalid {
+        partition: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("{partition}: sparse CRC32 chunk at input byte {offset} says {expected:08x}, the expanded data gives {calculated:08x}")]
+    SparseCrcMismatch {
+        partition: String,
+        offset: u64,
+        expected: u32,
+        calculated: u32,
+    },
     #[error("cannot open partition {path}: {source}")]
     PartitionOpen {
         path: PathBuf,
@@ -546,6 +639,31 @@ pub enum Error {
     CommandFile { path: PathBuf, reason: String },
     #[error("{action} failed: {reason}")]
     Power { action: String, reason: String },
+    #[error("fleet: {0}")]
+    Fleet(#[from] Box<crate::fleet::FleetError>),
+    #[error("refusing to write {partition} to {path}: it is a partition of the booted slot {slot}, the running system")]
+    BootedSlotWrite {
+        partition: String,
+        path: PathBuf,
+        slot: crate::device::Slot,
+    },
+    #[error("the install of {version} switched to slot {slot}, which did not start: the bootloader returned to slot {running}")]
+    FellBack {
+        version: String,
+        slot: crate::device::Slot,
+        running: crate::device::Slot,
+    },
+    #[error("health check {command:?} failed: {reason}")]
+    HealthCheck { command: String, reason: String },
+    #[error("health check {command:?} did not finish within {timeout_s} s")]
+    HealthCheckTimeout { command: String, timeout_s: u64 },
+    #[error("slot {other} is not bootable: marking slot {slot} bad would leave nothing to boot")]
+    NoFallbackSlot {
+        slot: crate::device::Slot,
+        other: crate::device::Slot,
+    },
+    #[error("no booted slot: {reason}")]
+    NoBootedSlot { reason: String },
     #[error("adb sideload: {0}")]
     Sideload(#[from] crate::sideload::SideloadError),
 }
@@ -580,9 +698,14 @@ impl HasCode for Error {
             Error::ChunkHashMismatch { .. } => Code::ChunkHashMismatch,
             Error::ImageHashMismatch { .. } => Code::ImageHashMismatch,
             Error::EntrySizeMismatch { .. } => Code::EntrySizeMismatch,
-            Error::PartitionOpen { .. } => Code::PartitionOpen,
-            Error::Write { .. } => Code::WriteFailed,
-            Error::Flush { .. } => Code::FlushFailed,
+            Error::SparseInvalid { .. } => Code::SparseInvalid,
+            Error::SparseCrcMismatch { .. } => Code::SparseCrcMismatch,
+            // A failure of one kind of flash carries its own code inside the io::Error.
+            Error::PartitionOpen { source, .. } => {
+                FlashError::code_of(source).unwrap_or(Code::PartitionOpen)
+            }
+            Error::Write { source, .. } => FlashError::code_of(source).unwrap_or(Code::WriteFailed),
+            Error::Flush { source, .. } => FlashError::code_of(source).unwrap_or(Code::FlushFailed),
             Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
             Error::SlotState { .. } => Code::SlotStateInvalid,
             Error::StateWrite { .. } => Code::StateWriteFailed,
@@ -591,6 +714,7 @@ impl HasCode for Error {
             Error::RollbackIndexNotSaved { .. } => Code::RollbackIndexNotSaved,
             Error::InstallInProgress { .. } => Code::InstallInProgress,
             Error::Profile { .. } => Code::ProfileInvalid,
+            Error::Fleet(f) => f.code(),
             Error::WipeNotConfigured { .. } => Code::WipeNotConfigured,
             Error::PartitionNameDuplicate { .. } => Code::PartitionNameDuplicate,
             Error::InstalledWipeFailed { .. } => Code::InstalledWipeFailed,
@@ -603,6 +727,12 @@ impl HasCode for Error {
             Error::RecoveryInit { .. } => Code::RecoveryInitFailed,
             Error::CommandFile { .. } => Code::CommandFileInvalid,
             Error::Power { .. } => Code::PowerFailed,
+            Error::BootedSlotWrite { .. } => Code::BootedSlotWrite,
+            Error::FellBack { .. } => Code::FellBack,
+            Error::HealthCheck { .. } => Code::HealthCheckFailed,
+            Error::HealthCheckTimeout { .. } => Code::HealthCheckTimeout,
+            Error::NoFallbackSlot { .. } => Code::NoFallbackSlot,
+            Error::NoBootedSlot { .. } => Code::NoBootedSlot,
             Error::Sideload(e) => e.code(),
         }
     }

@@ -13,6 +13,7 @@ pub mod app;
 pub mod demo;
 pub mod device;
 pub mod error;
+pub mod fleet;
 pub mod init;
 pub mod install;
 pub mod package;

@@ -13,6 +13,8 @@ use crate::Error;
 pub const LAST_INSTALL: &str = "last_install.json";
 pub const LAST_LOG: &str = "last_log";
 pub const VERSION_FILE: &str = "installed_version";
+/// The version installed in each A/B slot: `{"a": "1.0", "b": "1.1"}`.
+pub const SLOT_VERSIONS: &str = "slot_versions.json";
 /// How many older logs are kept as last_log.1 .. last_log.N.
 const LOG_GENERATIONS: usize = 5;
 
@@ -82,6 +84,42 @@ pub fn store_installed_version(state_dir: &Path, version: &str) -> Result<(), Er
     atomic_write(&path, format!("{version}\n").as_bytes()).map_err(|e| state_err(&path, e))
 }
 
+/// The version recorded in each slot when it was installed (slot_versions.json); empty when
+/// none was recorded or the file cannot be read.
+pub fn slot_versions(state_dir: &Path) -> std::collections::BTreeMap<String, String> {
+    read_bounded(&state_dir.join(SLOT_VERSIONS), 64 * 1024)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Records `version` as the content of `slot` (after an A/B install wrote it).
+pub fn store_slot_version(state_dir: &Path, slot: &str, version: &str) -> Result<(), Error> {
+    let mut all = slot_versions(state_dir);
+    all.insert(slot.to_string(), version.to_string());
+    let path = state_dir.join(SLOT_VERSIONS);
+    let mut json = serde_json::to_vec_pretty(&all).map_err(|e| Error::Internal {
+        reason: e.to_string(),
+    })?;
+    json.push(b'\n');
+    atomic_write(&path, &json).map_err(|e| state_err(&path, e))
+}
+
+/// Where an install stands in the A/B life (docs/SLOTS.md), as last_install.json spells it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallState {
+    /// Switched to the new slot, which is not confirmed yet (not booted, or booted and not
+    /// marked good): the bootloader still counts its tries.
+    Pending,
+    /// Installed for good: in place, or the new slot booted and was marked good.
+    Confirmed,
+    /// The new slot did not start and the bootloader returned to the previous one (9121).
+    FellBack,
+    /// The install failed (its code says why).
+    Failed,
+}
+
 /// Duration of one phase.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Timing {
@@ -128,6 +166,13 @@ pub struct InstallRecord {
     pub timings: Vec<Timing>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Where the install stands now; records of older versions have none and are read as
+    /// confirmed (code 0) or failed.
+    #[serde(default)]
+    pub state: Option<InstallState>,
+    /// When `state` last changed (RFC 3339).
+    #[serde(default)]
+    pub state_changed_at: Option<String>,
 }
 
 impl InstallRecord {
@@ -148,11 +193,13 @@ impl InstallRecord {
             message: "installed".into(),
             fix: String::new(),
             started_at: now.clone(),
-            finished_at: now,
+            finished_at: now.clone(),
             duration_ms: 0,
             bytes_written: 0,
             timings: Vec::new(),
             warnings: Vec::new(),
+            state: Some(InstallState::Confirmed),
+            state_changed_at: Some(now),
         };
         match error {
             Some(e) => record.failed(e.code(), e.to_string()),
@@ -201,7 +248,34 @@ impl InstallRecord {
             name: info.name.into(),
             message,
             fix: info.fix.into(),
+            state: Some(InstallState::Failed),
             ..self
+        }
+    }
+
+    /// The record's state, for records written before states existed too.
+    pub fn state(&self) -> InstallState {
+        self.state.unwrap_or(if self.code == 0 {
+            InstallState::Confirmed
+        } else {
+            InstallState::Failed
+        })
+    }
+
+    /// The same record moved to `state` now; with `error`, its code becomes the outcome
+    /// (a fallback is a failure of the install, with its own code).
+    pub fn moved_to(&self, state: InstallState, error: Option<&Error>) -> InstallRecord {
+        let moved = InstallRecord {
+            state: Some(state),
+            state_changed_at: Some(crate::util::rfc3339(crate::util::unix_now())),
+            ..self.clone()
+        };
+        match error {
+            Some(e) => InstallRecord {
+                state: Some(state),
+                ..moved.failed(e.code(), e.to_string())
+            },
+            None => moved,
         }
     }
 
@@ -245,7 +319,9 @@ pub fn write_last_install(state_dir: &Path, record: &InstallRecord) -> Result<Pa
 
 pub fn read_last_install(state_dir: &Path) -> Option<InstallRecord> {
     let bytes = read_bounded(&state_dir.join(LAST_INSTALL), 1 << 20).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let mut record: InstallRecord = serde_json::from_slice(&bytes).ok()?;
+    record.state = Some(record.state());
+    Some(record)
 }
 
 /// Saves the log as last_log, shifting older ones to last_log.1 .. last_log.5.

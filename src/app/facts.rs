@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::device::{Battery, Device, Slot};
 use crate::error::{Code, HasCode};
+use crate::state::InstallState;
 use crate::Error;
 
 /// A device fact, or the code and reason why it could not be read.
@@ -24,6 +25,10 @@ pub struct DeviceFacts {
     pub free_space: Fact<u64>,
     /// Where packages are looked for.
     pub storage: Vec<PathBuf>,
+    /// The last install's state after fallback detection ([`super::lifecycle::refresh`]):
+    /// `Pending` (waiting for confirmation) and `FellBack` (returned to the previous version) are
+    /// what a screen shows; `None` without a record.
+    pub update_state: Option<InstallState>,
 }
 
 fn coded(e: &Error) -> (Code, String) {
@@ -50,5 +55,9 @@ pub fn read_facts(device: &dyn Device) -> DeviceFacts {
             .free_space(&p.state_dir)
             .map_err(|e| (Code::DeviceFact, e.to_string())),
         storage: p.storage.clone(),
+        update_state: super::lifecycle::refresh(device)
+            .ok()
+            .flatten()
+            .map(|r| r.state()),
     }
 }

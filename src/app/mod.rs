@@ -11,11 +11,15 @@
 //! - [`wipe`](mod@wipe): wipe data / cache through the device's one wipe policy (9065 when the profile
 //!   names no partition of the role);
 //! - [`record`]: last_install.json and last_log, saved and read back for front ends;
+//! - [`lifecycle`]: the A/B life after an install: status, mark-good, mark-bad, fallback
+//!   detection;
 //! - [`power`]: perform the one [`PowerAction`] a front end ends with.
 //!
 //! The dependency rule: front ends → `app` → `install` → `package` / `device` → `util`.
 
 pub mod facts;
+pub mod fleet;
+pub mod lifecycle;
 pub mod packages;
 pub mod power;
 pub mod record;
@@ -25,6 +29,7 @@ pub mod wipe;
 
 pub use crate::device::power::PowerAction;
 pub use facts::{read_facts, DeviceFacts, Fact};
+pub use lifecycle::{mark_bad, mark_good, Status};
 pub use packages::{
     find_packages, inspect_package, scan, CheckRow, Failure, PackageInfo, Search, Verdict,
 };

@@ -87,7 +87,7 @@ pub struct WipeArgs {
 }
 
 pub fn tui(args: &TuiArgs) -> anyhow::Result<ExitCode> {
-    let device = ProfileDevice::load(&args.device)?;
+    let device = ProfileDevice::load(&args.device)?.in_recovery();
     let opts = tui::Options {
         tty: args.tty.clone(),
         size: args.size,
@@ -176,7 +176,10 @@ fn recovery_menu(
         test_panic: false,
         find_storage: Some(cards.clone()),
     };
-    match tui::run(std::sync::Arc::new(ProfileDevice::new(profile)), &opts) {
+    match tui::run(
+        std::sync::Arc::new(ProfileDevice::new(profile).in_recovery()),
+        &opts,
+    ) {
         Ok(outcome) => Some(outcome.action),
         Err(e) => {
             print_failure(e.code(), &e.to_string());

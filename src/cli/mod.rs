@@ -2,11 +2,13 @@
 //! lives here only). One file per group of commands; every result, success or failure, is
 //! written by a reporter ([`reporter`]) from [`Finish`], never built here.
 
+mod agent;
 mod codes;
 mod device;
 mod inspect;
 mod install;
 mod keys;
+mod lifecycle;
 mod sideload;
 mod station;
 
@@ -63,6 +65,9 @@ enum Command {
     /// Wipe data / factory reset: erase the profile's `role = "data"` [[wipe]] partitions (and
     /// nothing else); 9065 when it lists none.
     Wipe(device::WipeArgs),
+    /// The fleet agent: poll a hawkBit DDI server, download, verify, install into the other
+    /// slot, and report success only after the new slot booted and was confirmed.
+    Agent(agent::AgentArgs),
     /// "Apply update from ADB" headless: serve `adb connect` + `adb sideload update.zip` and
     /// install what the host sends; the exit status is the install's code.
     Sideload(sideload::SideloadArgs),
@@ -71,6 +76,15 @@ enum Command {
     Station(station::StationArgs),
     /// Print the table of error codes.
     Codes(codes::CodesArgs),
+    /// From the booted system: which slot runs, which boots next, each slot's state and version,
+    /// and the last install (pending, confirmed, fell_back, failed).
+    Status(lifecycle::LifecycleArgs),
+    /// From the booted system: run the profile's health check, then mark the booted slot good
+    /// (confirms a pending install). Idempotent.
+    MarkGood(lifecycle::LifecycleArgs),
+    /// From the booted system: give up on the booted slot so the other one boots next (refused
+    /// when the other one is not bootable).
+    MarkBad(lifecycle::LifecycleArgs),
 }
 
 impl Command {
@@ -81,6 +95,7 @@ impl Command {
             Command::Inspect(a) => a.json,
             Command::Verify(a) => a.json,
             Command::Apply(a) => a.json,
+            Command::Status(a) | Command::MarkGood(a) | Command::MarkBad(a) => a.json,
             Command::Sideload(a) => a.json,
             Command::Station(a) => a.json,
             _ => false,
@@ -124,9 +139,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(a) => device::tui(&a),
         Command::Init(a) => device::init(a),
         Command::Wipe(a) => device::wipe(a),
+        Command::Agent(a) => agent::agent(a),
         Command::Sideload(a) => sideload::sideload(a),
         Command::Station(a) => station::station(a),
         Command::Codes(a) => codes::codes(a),
+        Command::Status(a) => lifecycle::status(a),
+        Command::MarkGood(a) => lifecycle::mark_good(a),
+        Command::MarkBad(a) => lifecycle::mark_bad(a),
     }
 }
 

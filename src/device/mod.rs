@@ -9,6 +9,7 @@ pub mod boot_control;
 pub mod discovery;
 pub mod power;
 pub mod profile;
+pub mod slots;
 pub mod storage;
 pub mod target;
 pub mod uboot_env;
@@ -22,7 +23,7 @@ use serde::Serialize;
 use crate::Error;
 pub use boot_control::{BootControl, SlotMetadata};
 pub use profile::{BatterySource, Fact, PartitionDef, Profile, SlotMode, WipeRole};
-use target::block::BlockTarget;
+pub use slots::{MiscSlotControl, SlotControl, SlotInfo, SlotState};
 pub use target::{Access, FlashTarget, FlashType, Identity};
 
 /// An A/B slot.
@@ -69,24 +70,6 @@ pub struct Battery {
     pub charging: bool,
 }
 
-/// Slot state as the bootloader sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotState {
-    pub active: Slot,
-    pub control: BootControl,
-    /// False when misc held no valid bootloader_control and defaults apply.
-    pub valid: bool,
-}
-
-/// Reads and changes which slot boots.
-pub trait SlotControl: Send {
-    fn state(&self) -> Result<SlotState, Error>;
-    /// Marks `slot` unbootable before it is written (no-op when it already is).
-    fn mark_unbootable(&mut self, slot: Slot) -> Result<(), Error>;
-    /// Makes `slot` the one to boot next, durably.
-    fn set_active(&mut self, slot: Slot) -> Result<(), Error>;
-}
-
 /// A target opened by [`Device::open_target`]: 9050 when it cannot be opened.
 pub type Opened = Result<Box<dyn FlashTarget>, Error>;
 
@@ -106,6 +89,12 @@ pub trait Device: Send + Sync {
     fn open_target(&self, kind: FlashType, path: &Path, access: Access) -> Opened;
     /// Slot control for A/B devices; `None` for single-slot devices.
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error>;
+    /// The slot the running system booted from; `None` in the recovery, on a single-slot device,
+    /// or when nothing names one ([`slots::booted_slot`]). With one, installs only ever write
+    /// the other slot.
+    fn booted_slot(&self) -> Result<Option<Slot>, Error> {
+        Ok(None)
+    }
     /// Wipe data / wipe cache: erases the profile's `[[wipe]]` partitions of `role`, nothing
     /// else ([`wipe::wipe`], the one policy); 9065 when there are none.
     fn wipe(&self, role: WipeRole) -> Result<Vec<wipe::Wiped>, Error> {
@@ -121,86 +110,26 @@ pub fn partition_path(def: &PartitionDef, slot: Option<Slot>) -> PathBuf {
     }
 }
 
-/// Android's misc partition as slot control.
-pub struct MiscSlotControl {
-    path: PathBuf,
-}
-
-impl MiscSlotControl {
-    pub fn new(path: PathBuf) -> MiscSlotControl {
-        MiscSlotControl { path }
-    }
-
-    fn read(&self) -> Result<[u8; boot_control::SIZE], Error> {
-        let part = BlockTarget::open(&self.path, Access::Read).map_err(|e| Error::SlotState {
-            reason: format!("{}: {e}", self.path.display()),
-        })?;
-        let mut raw = [0u8; boot_control::SIZE];
-        part.read_exact_at(&mut raw, boot_control::OFFSET)
-            .map_err(|e| Error::SlotState {
-                reason: format!("{}: reading bootloader_control: {e}", self.path.display()),
-            })?;
-        Ok(raw)
-    }
-
-    fn write(&self, bc: &BootControl) -> io::Result<()> {
-        let part = BlockTarget::open(&self.path, Access::Write)?;
-        part.write_all_at(&bc.encode(), boot_control::OFFSET)?;
-        part.flush()
-    }
-}
-
-impl SlotControl for MiscSlotControl {
-    fn state(&self) -> Result<SlotState, Error> {
-        let raw = self.read()?;
-        let (control, decoded) = BootControl::decode(&raw);
-        Ok(SlotState {
-            active: control.active(),
-            valid: decoded == boot_control::Decoded::Valid,
-            control,
-        })
-    }
-
-    fn mark_unbootable(&mut self, slot: Slot) -> Result<(), Error> {
-        let st = self.state()?;
-        let mut bc = st.control.clone();
-        bc.mark_unbootable(slot);
-        if st.valid && bc == st.control {
-            return Ok(());
-        }
-        self.write(&bc).map_err(|e| Error::SlotSwitch {
-            reason: format!("marking slot {slot} unbootable: {e}"),
-        })
-    }
-
-    fn set_active(&mut self, slot: Slot) -> Result<(), Error> {
-        let mut bc = self.state()?.control;
-        bc.set_active(slot);
-        self.write(&bc).map_err(|e| Error::SlotSwitch {
-            reason: format!("{}: {e}", self.path.display()),
-        })?;
-        // Read back: a bootloader must see exactly what we meant.
-        let st = self.state()?;
-        if !st.valid || st.active != slot {
-            return Err(Error::SlotSwitch {
-                reason: format!(
-                    "read-back of {} does not show slot {slot}",
-                    self.path.display()
-                ),
-            });
-        }
-        Ok(())
-    }
-}
-
 /// A device described by a profile: facts from literals or files, partitions from paths.
 pub struct ProfileDevice {
     profile: Profile,
+    /// Running as the recovery (the init, the recovery screen): no slot's system is running,
+    /// so there is no booted slot to protect.
+    recovery: bool,
 }
 
 impl ProfileDevice {
     pub fn new(profile: Profile) -> ProfileDevice {
-        ProfileDevice { profile }
+        ProfileDevice {
+            profile,
+            recovery: false,
+        }
+    }
+    /// The same device as the recovery sees it: no booted slot, whatever the kernel command
+    /// line says (Android's recovery is started with `androidboot.slot_suffix` too).
+    pub fn in_recovery(mut self) -> ProfileDevice {
+        self.recovery = true;
+        self
     }
     pub fn load(path: &Path) -> Result<ProfileDevice, Error> {
         Ok(ProfileDevice::new(Profile::load(path)?))
@@ -316,6 +245,13 @@ impl Device for ProfileDevice {
             path: path.to_path_buf(),
             source,
         })
+    }
+
+    fn booted_slot(&self) -> Result<Option<Slot>, Error> {
+        if self.recovery {
+            return Ok(None);
+        }
+        slots::booted_slot(&self.profile)
     }
 
     fn slot_control(&self) -> Result<Option<Box<dyn SlotControl>>, Error> {

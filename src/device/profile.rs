@@ -219,11 +219,38 @@ pub struct PartitionDef {
     /// ([`crate::device::target::open`]).
     #[serde(rename = "type", default)]
     pub kind: FlashType,
+    /// What happens to the DONT_CARE ranges of an Android sparse image written here
+    /// (`dont_care = "leave"`, the default, or `"zero"`).
+    #[serde(default)]
+    pub dont_care: DontCare,
+}
+
+/// The profile's choice for the DONT_CARE ranges of Android sparse images.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DontCare {
+    /// Not written: the partition keeps what it held there (fastest; what fastboot does).
+    #[default]
+    Leave,
+    /// Written with zeros, so the partition reads back exactly as `simg2img` expands it.
+    Zero,
 }
 
 impl PartitionDef {
     pub fn slotted(&self) -> bool {
         self.path.contains("{slot}")
+    }
+
+    /// The flash type a path names by name: `mtd:NAME` (an MTD partition in /proc/mtd) or
+    /// `ubi:NAME` (a UBI volume in sysfs); `None` for a path.
+    pub fn named_flash(&self) -> Option<FlashType> {
+        if self.path.starts_with("mtd:") {
+            Some(FlashType::Mtd)
+        } else if self.path.starts_with("ubi:") {
+            Some(FlashType::Ubi)
+        } else {
+            None
+        }
     }
 }
 
@@ -296,6 +323,32 @@ struct RawProfile {
     wipe: Vec<WipeDef>,
     #[serde(default)]
     init: InitDef,
+    /// The fleet agent's server and trust (docs/DEVICE.md `[fleet]`).
+    #[serde(default)]
+    fleet: Option<crate::fleet::config::FleetDef>,
+    /// Which slot the running system booted from (docs/SLOTS.md); else the kernel command line.
+    #[serde(default)]
+    booted_slot: Option<Fact>,
+    /// Where the kernel command line is read (default /proc/cmdline; tests point it elsewhere).
+    #[serde(default)]
+    cmdline_file: Option<PathBuf>,
+    /// Run by mark-good before the booted slot is confirmed.
+    #[serde(default)]
+    health_check: Option<HealthCheck>,
+}
+
+/// `health_check = { command = [...], timeout_s = N }`: a command run by mark-good; exit 0 means
+/// healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub command: Vec<String>,
+    #[serde(default = "default_health_timeout")]
+    pub timeout_s: u64,
+}
+
+fn default_health_timeout() -> u64 {
+    60
 }
 
 /// A loaded, validated profile with every path made absolute.
@@ -319,6 +372,12 @@ pub struct Profile {
     pub partitions: Vec<PartitionDef>,
     pub wipe: Vec<WipeDef>,
     pub init: InitDef,
+    pub fleet: Option<crate::fleet::config::FleetDef>,
+    /// The booted-slot fact (`None`: read the kernel command line).
+    pub booted_slot: Option<Fact>,
+    /// The kernel command line file (default /proc/cmdline).
+    pub cmdline_file: PathBuf,
+    pub health_check: Option<HealthCheck>,
 }
 
 /// Makes a profile's relative paths absolute against its folder.
@@ -359,6 +418,14 @@ impl RawProfile {
             return Err(invalid(path, "no trusted keys listed"));
         }
         self.validate_partitions(path)?;
+        if let Some(h) = &self.health_check {
+            if h.command.is_empty() || h.command[0].is_empty() {
+                return Err(invalid(path, "health_check.command is empty"));
+            }
+            if h.timeout_s == 0 {
+                return Err(invalid(path, "health_check.timeout_s must be at least 1"));
+            }
+        }
         if let Some(p) = self.min_battery_percent {
             if p > 100 {
                 return Err(invalid(path, "min_battery_percent above 100"));
@@ -368,6 +435,7 @@ impl RawProfile {
             .into_iter()
             .chain(self.baseband.as_ref())
             .chain(self.current_version.as_ref())
+            .chain(self.booted_slot.as_ref())
         {
             if let Fact::File { regex: Some(r), .. } = f {
                 regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
@@ -387,6 +455,12 @@ impl RawProfile {
                     path,
                     "slots.uboot_env: left_var needs {SLOT} and two distinct slot_names",
                 ));
+            }
+        }
+        if let Some(f) = &self.fleet {
+            f.validate().map_err(|r| invalid(path, r))?;
+            if let Fact::File { regex: Some(r), .. } = &f.controller_id {
+                regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
             }
         }
         if let Some(v) = &self.init.viewport {
@@ -412,6 +486,19 @@ impl RawProfile {
             }
             if !names.insert(p.name.clone()) {
                 return Err(invalid(path, format!("partition {} listed twice", p.name)));
+            }
+            if let Some(kind) = p.named_flash() {
+                if kind != p.kind {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "partition {}: path {:?} names a {kind} target but type is {:?}",
+                            p.name,
+                            p.path,
+                            p.kind.to_string()
+                        ),
+                    ));
+                }
             }
             if self.slots.mode == SlotMode::Single && p.slotted() {
                 return Err(invalid(
@@ -530,7 +617,11 @@ impl Profile {
             .partitions
             .into_iter()
             .map(|p| PartitionDef {
-                path: at.string(&p.path),
+                // `mtd:NAME` / `ubi:NAME` are names, not files: resolved when opened.
+                path: match p.named_flash() {
+                    Some(_) => p.path.clone(),
+                    None => at.string(&p.path),
+                },
                 ..p
             })
             .collect();
@@ -563,6 +654,19 @@ impl Profile {
             partitions,
             wipe,
             init,
+            fleet: raw.fleet.map(|f| crate::fleet::config::FleetDef {
+                controller_id: at.fact(f.controller_id),
+                token_file: f.token_file.map(|p| at.path(&p)),
+                ca_file: f.ca_file.map(|p| at.path(&p)),
+                cache_dir: at.path(&f.cache_dir),
+                ..f
+            }),
+            booted_slot: raw.booted_slot.map(|f| at.fact(f)),
+            cmdline_file: raw
+                .cmdline_file
+                .map(|p| at.path(&p))
+                .unwrap_or_else(|| PathBuf::from("/proc/cmdline")),
+            health_check: raw.health_check,
         })
     }
 
@@ -674,10 +778,25 @@ path = "/dev/block/by-name/modem"
         let p = Profile::parse(&typed, Path::new("d.toml"), Path::new("/r")).unwrap();
         assert_eq!(p.partitions[1].kind, FlashType::Block);
         // A type without a handler is refused when the profile loads, not at the first write.
-        let nand = SAMPLE.replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"mtd\"\n");
+        let nand = SAMPLE.replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"nand\"\n");
         let e = Profile::parse(&nand, Path::new("d.toml"), Path::new("/r")).unwrap_err();
-        assert!(e.to_string().contains("unknown variant `mtd`"), "{e}");
+        assert!(e.to_string().contains("unknown variant `nand`"), "{e}");
         assert_eq!(crate::HasCode::code(&e), crate::Code::ProfileInvalid);
+        // Raw NAND and UBI by name: kept as names (not joined to the profile's directory).
+        let flash = SAMPLE
+            .replace("name = \"modem\"\n", "name = \"modem\"\ntype = \"mtd\"\n")
+            .replace("/dev/block/by-name/modem", "mtd:modem")
+            .replace("parts/boot_{slot}.img", "ubi:boot_{slot}")
+            .replace("name = \"boot\"\n", "name = \"boot\"\ntype = \"ubi\"\n");
+        let p = Profile::parse(&flash, Path::new("d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.partitions[0].kind, FlashType::Ubi);
+        assert_eq!(p.partitions[0].path, "ubi:boot_{slot}");
+        assert_eq!(p.partitions[1].kind, FlashType::Mtd);
+        assert_eq!(p.partitions[1].path, "mtd:modem");
+        // A name of one kind with a handler of another is refused.
+        let wrong = flash.replace("type = \"ubi\"", "type = \"block\"");
+        let e = Profile::parse(&wrong, Path::new("d.toml"), Path::new("/r")).unwrap_err();
+        assert!(e.to_string().contains("names a ubi target"), "{e}");
     }
 }
 

@@ -149,6 +149,16 @@ pub fn run(opts: &InitOptions, menu: &mut MenuFn<'_>) -> Outcome {
             return Outcome::stopped(&e, session.cmdline.on_failure.unwrap_or(on_failure));
         }
     }
+    // The A/B life: when the last install's slot did not start and the bootloader came back,
+    // the record says so (fell_back, 9121) before anything else reads it.
+    if let Ok(Some(r)) = crate::app::lifecycle::refresh(&session.device) {
+        if r.state() == crate::state::InstallState::FellBack {
+            say(&format!(
+                "last update returned to the previous version: {}",
+                r.message
+            ));
+        }
+    }
     let (plan, command_path) = session.plan();
     let done = session.execute(&plan, &command_path, menu);
     session.finish(plan, &command_path, done)
@@ -413,7 +423,7 @@ fn start(opts: &InitOptions) -> Result<(Cmdline, ProfileDevice), Box<Outcome>> {
         .clone()
         .unwrap_or_else(|| opts.profile.clone());
     match ProfileDevice::load(&profile_path) {
-        Ok(d) => Ok((cmdline, d)),
+        Ok(d) => Ok((cmdline, d.in_recovery())),
         Err(e) => {
             show_error(&e);
             let action = cmdline.on_failure.unwrap_or(PowerAction::Wait);

@@ -63,9 +63,14 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub mode: SlotMode,
+    /// The slot the new one is made from: the booted slot when the system runs from one, else
+    /// the slot the bootloader boots.
     pub active: Option<Slot>,
     pub target: Option<Slot>,
     pub targets: Vec<Target>,
+    /// The target is the slot the last install switched to, not booted yet: it is written again
+    /// (never the running slot), and the run says so.
+    pub retargets_pending: bool,
 }
 
 /// How a check that did not fail ended, with its one-line detail.
@@ -186,6 +191,17 @@ pub fn run(pkg: &Package, device: &dyn Device, sink: &mut dyn Sink) -> Result<La
     note(sink, CheckName::Space, space.map(Passed::Pass));
 
     let layout = plan_layout(pkg, device);
+    if let (Ok(l), Some(t)) = (&layout, layout.as_ref().ok().and_then(|l| l.target)) {
+        if l.retargets_pending {
+            sink.event(&crate::install::events::Event::Log {
+                message: format!(
+                    "slot {t} holds the last install, not booted yet: writing slot {t} again \
+                     (never the running slot {})",
+                    t.other()
+                ),
+            });
+        }
+    }
     match &layout {
         Ok(l) => report(
             sink,
@@ -241,10 +257,17 @@ fn battery(device: &dyn Device, m: &crate::package::Manifest) -> Result<Passed, 
     })
 }
 
-/// Opens a target read-only through its flash handler: its size and its identity.
-fn probe(device: &dyn Device, kind: FlashType, path: &Path) -> Result<(u64, Identity), Error> {
+/// Opens a target read-only through its flash handler: its size and its identity. With `need`,
+/// the handler's own fit check runs first (raw NAND: 9062 when the bad blocks leave too little).
+fn probe(
+    device: &dyn Device,
+    kind: FlashType,
+    path: &Path,
+    need: Option<u64>,
+) -> Result<(u64, Identity), Error> {
     let t = device.open_target(kind, path, Access::Read)?;
-    t.size()
+    need.map_or(Ok(()), |n| t.fits(n))
+        .and_then(|()| t.size())
         .and_then(|size| Ok((size, t.identity()?)))
         .map_err(|source| Error::PartitionOpen {
             path: path.to_path_buf(),
@@ -255,13 +278,25 @@ fn probe(device: &dyn Device, kind: FlashType, path: &Path) -> Result<(u64, Iden
 /// Decides the target slot and checks that every image has a partition it fits in.
 fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
     let profile = device.profile();
+    // From a booted system, the running slot is the source and the other one the target,
+    // whatever the slot control says: after an install that was not rebooted yet, "the slot that
+    // is not active" is the running one.
+    let booted = device.booted_slot()?;
     let (active, target) = match device.slot_control()? {
         Some(sc) => {
-            let st = sc.state()?;
-            (Some(st.active), Some(st.active.other()))
+            let source = match booted {
+                Some(b) => b,
+                None => sc.state()?.active,
+            };
+            (Some(source), Some(source.other()))
         }
         None => (None, None),
     };
+    let retargets_pending = booted.is_some()
+        && crate::state::read_last_install(&profile.state_dir).is_some_and(|r| {
+            r.state() == crate::state::InstallState::Pending
+                && r.target_slot.as_deref() == target.map(|t| t.to_string()).as_deref()
+        });
     let mut targets = Vec::new();
     for (i, img) in pkg.images().iter().enumerate() {
         let def = profile
@@ -270,11 +305,12 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
                 partition: img.partition.clone(),
             })?;
         let path = partition_path(def, target);
-        let (size, identity) = probe(device, def.kind, &path)?;
-        if img.size > size {
+        let (size, identity) = probe(device, def.kind, &path, Some(img.written_size()))?;
+        // A sparse image is checked with its signed expanded size, before any write.
+        if img.written_size() > size {
             return Err(Error::ImageTooLarge {
                 partition: img.partition.clone(),
-                image: img.size,
+                image: img.written_size(),
                 partition_size: size,
             });
         }
@@ -297,8 +333,8 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
             }
             let from = partition_path(def, Some(a));
             let to = partition_path(def, Some(t));
-            let (src, _) = probe(device, def.kind, &from)?;
-            let (dst, identity) = probe(device, def.kind, &to)?;
+            let (src, _) = probe(device, def.kind, &from, None)?;
+            let (dst, identity) = probe(device, def.kind, &to, Some(src))?;
             if src > dst {
                 return Err(Error::ImageTooLarge {
                     partition: def.name.clone(),
@@ -321,12 +357,13 @@ fn plan_layout(pkg: &Package, device: &dyn Device) -> Result<Layout, Error> {
     // partitions last, right before the switch, so the device runs old software with new
     // shared partitions for as short a time as possible. Stable: package order within each.
     targets.sort_by_key(|t| t.in_place);
-    super::protect::check_targets(&targets, device, active)?;
+    super::protect::check_targets(&targets, device, active, booted)?;
     Ok(Layout {
         mode: profile.slots.mode,
         active,
         target,
         targets,
+        retargets_pending,
     })
 }
 

@@ -63,9 +63,14 @@ fn verify_in_place(
         };
         let img = &pkg.images()[i];
         let mut image_done = 0;
+        // A sparse image's structure is checked here too, so a bad one fails before any write.
+        let mut sparse = super::sparse_write::dry_run(img);
         stream::stream_image(pkg, img, |_, bytes| {
             if cancelled(opts) {
                 return Err(Error::Cancelled);
+            }
+            if let Some(x) = sparse.as_mut() {
+                x.feed(bytes, &mut |_| Ok(()))?;
             }
             let n = bytes.len() as u64;
             image_done += n;
@@ -78,6 +83,9 @@ fn verify_in_place(
             );
             Ok(())
         })?;
+        if let Some(x) = &sparse {
+            x.finish()?;
+        }
     }
     Ok(())
 }
@@ -126,6 +134,16 @@ fn write_target(
             journal::store(state_dir, journal)?;
         }
     }
+    // Raw flash and UBI volumes are erased / updated as a whole: they start again from 0.
+    if !part.keeps_earlier_writes() {
+        resume_from = 0;
+    }
+    let flash_err = |offset, source| Error::Write {
+        partition: t.partition.clone(),
+        offset,
+        source,
+    };
+    part.begin(t.bytes).map_err(|e| flash_err(0, e))?;
     match &t.source {
         Source::Package(i) => {
             let w = write::ImageWrite {
@@ -135,6 +153,11 @@ fn write_target(
                 part: &*part,
                 resume_from,
                 state_dir,
+                dont_care: device
+                    .profile()
+                    .partition(&t.partition)
+                    .map(|d| d.dont_care)
+                    .unwrap_or_default(),
             };
             write::write_image(run, &w, journal, progress)?;
         }
@@ -145,6 +168,9 @@ fn write_target(
         partition: t.partition.clone(),
         source,
     })?;
+    if let Some(line) = part.finish().map_err(|e| flash_err(t.bytes, e))? {
+        run.log(line);
+    }
     if let Some(j) = journal.image_mut(&t.partition) {
         j.chunks_done = j.chunks;
     }

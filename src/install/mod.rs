@@ -26,6 +26,7 @@ pub mod log;
 mod plan;
 pub mod protect;
 mod resume;
+mod sparse_write;
 pub mod stream;
 mod write;
 
@@ -283,8 +284,12 @@ pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> 
     for img in checked.package.images() {
         let mut whole = Sha256::new();
         let mut image_done = 0;
+        let mut sparse = sparse_write::dry_run(img);
         stream::stream_image(&checked.package, img, |_, bytes| {
             whole.update(bytes);
+            if let Some(x) = sparse.as_mut() {
+                x.feed(bytes, &mut |_| Ok(()))?;
+            }
             let n = bytes.len() as u64;
             image_done += n;
             progress.advance(
@@ -303,6 +308,9 @@ pub fn verify_data(checked: &Checked, sink: &mut dyn Sink) -> Result<(), Error> 
                 expected: hex::encode(img.sha256),
                 calculated: hex::encode(calculated),
             });
+        }
+        if let Some(x) = &sparse {
+            x.finish()?;
         }
     }
     run.end_phase();
@@ -451,6 +459,18 @@ pub fn apply_input(
         ..InstallRecord::finished(path.display().to_string(), result.as_ref().err())
     };
     let state_dir = &device.profile().state_dir;
+    if record.success() {
+        if let Some(slot) = plan.as_ref().and_then(|p| p.target_slot) {
+            // Switched, not confirmed: the new slot is on trial until it boots and is marked
+            // good (app::lifecycle).
+            record.state = Some(state::InstallState::Pending);
+            if let Err(e) = record_slot_versions(state_dir, slot, &record) {
+                record
+                    .warnings
+                    .push(format!("slot versions not saved: {e}"));
+            }
+        }
+    }
     if let Err(e) = state::write_last_log(state_dir, &logger.text()) {
         record.warnings.push(format!("last_log not saved: {e}"));
     }
@@ -465,6 +485,24 @@ pub fn apply_input(
         log: Some(&log),
     });
     record
+}
+
+/// slot_versions.json after an A/B install: the new version in `slot`, and the version it was
+/// installed from in the other slot when that one had none recorded yet.
+fn record_slot_versions(
+    state_dir: &Path,
+    slot: crate::device::Slot,
+    record: &InstallRecord,
+) -> Result<(), Error> {
+    let known = state::slot_versions(state_dir);
+    let other = slot.other().to_string();
+    if let (false, Some(from)) = (known.contains_key(&other), &record.from_version) {
+        state::store_slot_version(state_dir, &other, from)?;
+    }
+    match &record.to_version {
+        Some(v) => state::store_slot_version(state_dir, &slot.to_string(), v),
+        None => Ok(()),
+    }
 }
 
 /// The record of an install that could not start (another one holds the lock): reported to the

@@ -27,6 +27,8 @@ use crate::Error;
 struct Protected {
     id: Identity,
     what: String,
+    /// A partition of the booted slot (the running system): refused with its own code, 9120.
+    booted: Option<Slot>,
 }
 
 /// Refuses the plan when a target resolves to a protected device or file (9057).
@@ -34,11 +36,39 @@ pub fn check_targets(
     targets: &[Target],
     device: &dyn Device,
     active: Option<Slot>,
+    booted: Option<Slot>,
 ) -> Result<(), Error> {
-    let protected = protected(device, active);
+    let mut protected = protected(device, active);
+    // The booted slot first: the same partition may also be the active slot's, and the running
+    // system's own code names it better.
+    if let Some(b) = booted {
+        let profile = device.profile();
+        for def in profile.partitions.iter().filter(|d| d.slotted()) {
+            let p = partition_path(def, Some(b));
+            // mtd:/ubi: names resolve to their device nodes, as for the active slot below.
+            let node = crate::device::target::resolve(&p).unwrap_or(p);
+            if let Ok(id) = Identity::of(&node) {
+                protected.insert(
+                    0,
+                    Protected {
+                        id,
+                        what: format!("{} of the booted slot {b}", def.name),
+                        booted: Some(b),
+                    },
+                );
+            }
+        }
+    }
     for t in targets {
         let id = t.identity;
         if let Some(p) = protected.iter().find(|p| p.id == id) {
+            if let Some(slot) = p.booted {
+                return Err(Error::BootedSlotWrite {
+                    partition: t.partition.clone(),
+                    path: t.path.clone(),
+                    slot,
+                });
+            }
             return Err(Error::TargetProtected {
                 partition: t.partition.clone(),
                 path: t.path.clone(),
@@ -53,9 +83,16 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
     let profile = device.profile();
     let mut out = Vec::new();
     // Paths that do not exist protect nothing (a new device has no rollback index file yet).
+    // `mtd:NAME` / `ubi:NAME` are resolved to their device nodes first, so a raw flash or UBI
+    // slot is protected like a block device.
     let mut add = |path: &Path, what: String| {
-        if let Ok(id) = Identity::of(path) {
-            out.push(Protected { id, what });
+        let node = crate::device::target::resolve(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Ok(id) = Identity::of(&node) {
+            out.push(Protected {
+                id,
+                what,
+                booted: None,
+            });
         }
     };
     if let Some(a) = active {
@@ -103,6 +140,7 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
                     "the device holding the recovery state's filesystem ({})",
                     dir.display()
                 ),
+                booted: None,
             });
         }
     }

@@ -109,7 +109,7 @@ pub fn stream_image(
                 size: img.size,
             }
         }
-        Method::Deflated => Source::Deflated(Box::new(pkg.zip.reader(&entry)?)),
+        Method::Deflated | Method::Zstd => Source::Deflated(Box::new(pkg.zip.reader(&entry)?)),
     };
     let chunk_size = usize::try_from(img.chunk_size)
         .ok()
@@ -356,6 +356,8 @@ mod tests {
                 .chunks(chunk_size)
                 .map(|c| Sha256::digest(c).into())
                 .collect(),
+            format: None,
+            expanded_size: None,
         }
     }
 

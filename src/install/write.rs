@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{checks, journal, stream, Phase, Progress, Run};
+use super::{checks, journal, sparse_write, stream, Phase, Progress, Run};
 use crate::device::{Access, Device, FlashTarget};
 use crate::package::{self, Package};
 use crate::Error;
@@ -19,6 +19,8 @@ pub(super) struct ImageWrite<'w> {
     /// Chunks an earlier attempt counted as flushed.
     pub resume_from: u64,
     pub state_dir: &'w Path,
+    /// Sparse images: what to do with DONT_CARE ranges (the partition's profile entry).
+    pub dont_care: crate::device::profile::DontCare,
 }
 
 /// Streams one image to its partition: only verified chunks are written; chunks an earlier
@@ -31,16 +33,29 @@ pub(super) fn write_image(
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let img = w.img;
-    if w.resume_from > 0 {
+    // Sparse images are expanded while written and always rewritten from the start on resume
+    // (sparse_write.rs says why).
+    let mut sparse = img
+        .is_sparse()
+        .then(|| sparse_write::SparseWrite::new(img, w.part, w.dont_care));
+    let resume_from = if sparse.is_some() { 0 } else { w.resume_from };
+    if resume_from > 0 {
         run.log(format!(
             "resuming {}: checking the {} chunk(s) already written",
-            img.partition, w.resume_from
+            img.partition, resume_from
         ));
     } else {
+        let how = if sparse.is_some() {
+            format!(
+                "Android sparse, {} expanded",
+                crate::util::human_bytes(img.written_size())
+            )
+        } else {
+            crate::util::human_bytes(img.size)
+        };
         run.log(format!(
-            "writing {} ({}) to {}",
+            "writing {} ({how}) to {}",
             img.partition,
-            crate::util::human_bytes(img.size),
             w.path.display()
         ));
     }
@@ -80,12 +95,16 @@ pub(super) fn write_image(
                 offset,
                 source,
             };
-            let already = index < w.resume_from
+            let already = index < resume_from
                 && chunk_on_flash(part_ref, img, index, offset, bytes.len(), &mut readback)
                     .map_err(write_err)?;
             let n = bytes.len() as u64;
             if already {
                 kept += 1;
+            } else if let Some(x) = sparse.as_mut() {
+                x.feed(bytes)?;
+                progress.written += n;
+                since_checkpoint += n;
             } else {
                 part_ref.write_all_at(bytes, offset).map_err(write_err)?;
                 progress.written += n;
@@ -104,6 +123,7 @@ pub(super) fn write_image(
             progress.advance(run, Phase::Write, &img.partition, n, (image_done, img.size));
             Ok(())
         })
+        .and_then(|()| sparse.as_ref().map_or(Ok(()), |x| x.finish()))
         .and_then(|()| match flushing.take() {
             Some(f) => settle(f, journal),
             None => Ok(()),

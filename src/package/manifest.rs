@@ -34,6 +34,15 @@ pub struct Image {
     pub chunk_size: u64,
     #[serde(with = "hex_hash_list")]
     pub chunks: Vec<[u8; 32]>,
+    /// How the entry's bytes become the partition's: absent = raw, `"android-sparse"` = an
+    /// Android sparse image expanded while writing (`size`, `sha256` and `chunks` are those of
+    /// the sparse bytes in the package). Signed like every other field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Sparse images only: the size of the expanded image, checked against the partition
+    /// before any write and against the sparse header while writing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expanded_size: Option<u64>,
 }
 
 /// The signed manifest. Format version 1 has exactly these fields: an unknown one (a typo such
@@ -63,6 +72,20 @@ pub struct Manifest {
 }
 
 impl Image {
+    /// Whether this is an Android sparse image (expanded while writing).
+    pub fn is_sparse(&self) -> bool {
+        self.format.as_deref() == Some(crate::package::sparse::FORMAT_ANDROID_SPARSE)
+    }
+
+    /// Bytes this image occupies on its partition: the expanded size of a sparse image, else
+    /// the entry's size.
+    pub fn written_size(&self) -> u64 {
+        match self.expanded_size {
+            Some(e) if self.is_sparse() => e,
+            _ => self.size,
+        }
+    }
+
     pub fn chunk_len(&self, index: usize) -> u64 {
         let start = index as u64 * self.chunk_size;
         self.chunk_size.min(self.size.saturating_sub(start))
@@ -315,6 +338,28 @@ impl Manifest {
                     expected_chunks
                 )));
             }
+            match (img.format.as_deref(), img.expanded_size) {
+                (None, None) => {}
+                (Some(crate::package::sparse::FORMAT_ANDROID_SPARSE), Some(_)) => {}
+                (Some(crate::package::sparse::FORMAT_ANDROID_SPARSE), None) => {
+                    return Err(bad(format!(
+                        "{}: android-sparse image without expanded_size",
+                        img.partition
+                    )))
+                }
+                (None, Some(_)) => {
+                    return Err(bad(format!(
+                        "{}: expanded_size without a format",
+                        img.partition
+                    )))
+                }
+                (Some(other), _) => {
+                    return Err(bad(format!(
+                        "{}: unknown image format {other:?}",
+                        img.partition
+                    )))
+                }
+            }
         }
         Ok(())
     }
@@ -343,6 +388,8 @@ mod tests {
                 sha256: [0xab; 32],
                 chunk_size: 4096,
                 chunks: vec![[0xcd; 32], [0xef; 32]],
+                format: None,
+                expanded_size: None,
             }],
         }
     }

@@ -5,6 +5,7 @@ pub mod keys;
 pub mod manifest;
 pub mod pack;
 pub mod source;
+pub mod sparse;
 pub mod version;
 pub mod zip;
 

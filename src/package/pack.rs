@@ -20,7 +20,13 @@ pub enum Compression {
     #[default]
     Stored,
     Deflate,
+    /// Zip method 93, zstd level 3 (window ≤ 2 MiB, inside the device's 8 MiB bound).
+    Zstd,
 }
+
+/// zstd level used for `compression = "zstd"`: fast to decode and well inside the device's
+/// window bound ([`crate::package::zip::ZSTD_WINDOW_LOG_MAX`]).
+pub const ZSTD_LEVEL: i64 = 3;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +39,14 @@ pub struct ImageEntrySpec {
     pub compression: Compression,
     #[serde(default)]
     pub chunk_size: Option<u64>,
+    /// `"android-sparse"`, `"raw"`, or absent (sparse when the file starts with the sparse
+    /// magic, else raw).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Sparse only: the expanded size to sign. Normally read from the sparse header; giving it
+    /// skips reading the header (used to make deliberately broken images for tests).
+    #[serde(default)]
+    pub expanded_size: Option<u64>,
 }
 
 /// The package spec given to `pack`.
@@ -175,6 +189,7 @@ pub fn pack(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| format!("{}.img", img.partition))
         });
+        let (format, expanded_size) = image_format(img, &path)?;
         images.push(Image {
             partition: img.partition.clone(),
             entry,
@@ -182,6 +197,8 @@ pub fn pack(
             sha256: h.sha256,
             chunk_size,
             chunks: h.chunks,
+            format,
+            expanded_size,
         });
     }
     let build_time = spec.build_time.unwrap_or_else(|| {
@@ -232,13 +249,56 @@ pub fn pack(
     })
 }
 
+/// The manifest's `format` and `expanded_size` for an image: from the spec, or detected from
+/// the file's first bytes (the Android sparse magic).
+fn image_format(img: &ImageEntrySpec, path: &Path) -> Result<(Option<String>, Option<u64>), Error> {
+    use super::sparse::{header, FORMAT_ANDROID_SPARSE};
+    let read_header = || -> Result<Vec<u8>, Error> {
+        let mut f = File::open(path).map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
+        let mut b = vec![0u8; header::FILE_HEADER_LEN];
+        let n =
+            read_full(&mut f, &mut b).map_err(|e| spec_err(format!("{}: {e}", path.display())))?;
+        b.truncate(n);
+        Ok(b)
+    };
+    let sparse = match img.format.as_deref() {
+        Some("raw") => false,
+        Some(FORMAT_ANDROID_SPARSE) => true,
+        Some(other) => {
+            return Err(spec_err(format!(
+                "{}: format {other:?} (known: \"android-sparse\", \"raw\")",
+                img.partition
+            )))
+        }
+        None => header::has_magic(&read_header()?),
+    };
+    if !sparse {
+        if img.expanded_size.is_some() {
+            return Err(spec_err(format!(
+                "{}: expanded_size is only for android-sparse images",
+                img.partition
+            )));
+        }
+        return Ok((None, None));
+    }
+    let expanded = match img.expanded_size {
+        Some(e) => e,
+        None => header::FileHeader::parse(&read_header()?)
+            .map_err(|r| spec_err(format!("{}: sparse header: {r}", path.display())))?
+            .expanded_size(),
+    };
+    Ok((Some(FORMAT_ANDROID_SPARSE.to_owned()), Some(expanded)))
+}
+
 fn zip_options(compression: Compression, size: u64) -> zip::write::SimpleFileOptions {
-    let method = match compression {
-        Compression::Stored => zip::CompressionMethod::Stored,
-        Compression::Deflate => zip::CompressionMethod::Deflated,
+    let (method, level) = match compression {
+        Compression::Stored => (zip::CompressionMethod::Stored, None),
+        Compression::Deflate => (zip::CompressionMethod::Deflated, None),
+        Compression::Zstd => (zip::CompressionMethod::Zstd, Some(ZSTD_LEVEL)),
     };
     zip::write::SimpleFileOptions::default()
         .compression_method(method)
+        .compression_level(level)
         // A fixed timestamp keeps packages reproducible for the same inputs.
         .last_modified_time(zip::DateTime::default())
         // Zip64 fields for entries that may pass 4 GiB (compressed or not).

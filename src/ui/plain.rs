@@ -276,6 +276,8 @@ mod tests {
             bytes_written: 3 << 20,
             timings: vec![],
             warnings: vec!["installed version not saved".into()],
+            state: None,
+            state_changed_at: None,
         }
     }
 

@@ -8,6 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 pub mod adb;
+pub mod bootsim;
+mod ddi;
+mod formats;
 mod limits;
 mod misc;
 mod openssl;
@@ -15,10 +18,15 @@ mod sdcard;
 mod shell;
 mod tmux;
 mod tree;
+// The goosebit DDI server for the fleet tests (tests/fleet_goosebit*.rs).
+pub mod goosebit;
+pub mod uboot;
 
 // Each test file uses some of these; the rest would be unused imports there.
 #[allow(unused_imports)]
-pub use {limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*};
+pub use {
+    ddi::*, formats::*, limits::*, misc::*, openssl::*, sdcard::*, shell::*, tmux::*, tree::*,
+};
 
 use std::collections::BTreeMap;
 use std::fs;

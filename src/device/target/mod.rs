@@ -1,15 +1,16 @@
 //! Where an image goes: the flash-target seam.
 //!
 //! The engine writes every image through one trait, [`FlashTarget`], and gets a target from one
-//! factory, [`open`], keyed by the profile's partition `type` ([`FlashType`]). Today every type
-//! is `block`: a block device node, or a regular file standing in for one (tests, the demo),
-//! implemented in [`block`].
+//! factory, [`open`], keyed by the profile's partition `type` ([`FlashType`]): `block` (a block
+//! device node, or a regular file standing in for one: tests, the demo) in [`block`], raw NAND
+//! or NOR through `/dev/mtdN` in [`mtd`], UBI volumes through `/dev/ubiX_Y` in [`ubi`]. Paths
+//! may name MTD partitions and UBI volumes by name (`mtd:NAME`, `ubi:NAME`), resolved by
+//! [`resolve`].
 //!
 //! # Adding a kind of flash
 //!
-//! The next kinds (raw NAND through `/dev/mtdN`, UBI volumes through `/dev/ubiX_Y`) are one new
-//! file each beside `block.rs` implementing [`FlashTarget`], one variant of [`FlashType`] (its
-//! profile spelling, e.g. `type = "mtd"`) and one row in [`open`]. Nothing in the install engine
+//! One new file beside `block.rs` implementing [`FlashTarget`], one variant of [`FlashType`]
+//! (its profile spelling, e.g. `type = "mtd"`) and one row in [`open`]. Nothing in the install engine
 //! changes: it verifies every chunk before handing it over, keeps the journal, and decides the
 //! order; a handler only moves verified bytes to its medium and back. As with RAUC's slot
 //! handlers and SWUpdate's handler contract, each method's doc says when the engine calls it,
@@ -17,17 +18,19 @@
 //!
 //! | engine step (src/install)            | calls                                              |
 //! |--------------------------------------|----------------------------------------------------|
-//! | plan: fit and identity checks        | [`open`] read-only, [`FlashTarget::size`], [`FlashTarget::identity`] |
+//! | plan: fit and identity checks        | [`open`] read-only, [`FlashTarget::fits`], [`FlashTarget::size`], [`FlashTarget::identity`] |
 //! | resume: is a journalled chunk there? | [`open`] read-only, [`FlashTarget::read_exact_at`] |
-//! | write an image / copy an image       | [`open`] for writing, [`FlashTarget::write_all_at`] in increasing offsets, [`FlashTarget::flush`] at checkpoints |
+//! | write an image / copy an image       | [`open`] for writing, [`FlashTarget::begin`] with the length, [`FlashTarget::write_all_at`] in increasing offsets, [`FlashTarget::flush`] at checkpoints, [`FlashTarget::finish`] at the end |
 //! | copy from the active slot            | [`FlashTarget::read_exact_at`] on both (source, then read-back) |
 //! | flush and switch                     | [`FlashTarget::flush`] once more per target, before the slot switch |
 
 pub mod block;
+pub mod mtd;
+pub mod ubi;
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -39,12 +42,20 @@ pub enum FlashType {
     /// from `BLKGETSIZE64` or the file length ([`block::BlockTarget`]).
     #[default]
     Block,
+    /// Raw NAND or NOR flash through its MTD character device (`/dev/mtdN` or `mtd:NAME`):
+    /// erased before writing, bad blocks skipped, every block read back ([`mtd::MtdTarget`]).
+    Mtd,
+    /// A UBI volume (`/dev/ubiX_Y` or `ubi:NAME`): replaced atomically by a volume update
+    /// ([`ubi::UbiTarget`]).
+    Ubi,
 }
 
 impl std::fmt::Display for FlashType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             FlashType::Block => "block",
+            FlashType::Mtd => "mtd",
+            FlashType::Ubi => "ubi",
         })
     }
 }
@@ -114,6 +125,13 @@ pub trait FlashTarget: Send + Sync {
     /// recovery state under another name is refused (9057).
     fn identity(&self) -> io::Result<Identity>;
 
+    /// Whether an image of `len` bytes fits, by the medium's own rule. Runs at plan time, before
+    /// [`FlashTarget::size`] is compared with the image (9024 when larger): raw NAND refuses here
+    /// an image that fits the partition but not beside its bad blocks (9062).
+    fn fits(&self, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Reads `buf.len()` bytes at `offset`. Runs on resume (a chunk the journal counts as
     /// written is read back and compared with its signed hash before it is kept), when an A/B
     /// install copies a partition from the active slot (source reads), and to read that copy
@@ -133,46 +151,146 @@ pub trait FlashTarget: Send + Sync {
     /// target before the A/B slot switch. An error fails the install (9052), and the
     /// slot is not switched.
     fn flush(&self) -> io::Result<()>;
+
+    /// Whether chunks an earlier, interrupted attempt wrote may be kept (read back, compared with
+    /// their signed hashes, and skipped). Runs once per image before [`FlashTarget::begin`]. A
+    /// medium that must be erased or updated as a whole (MTD, UBI) says no, and the image is
+    /// written again from its first byte.
+    fn keeps_earlier_writes(&self) -> bool {
+        true
+    }
+
+    /// Runs once per image (or copy), opened for writing, before its first
+    /// [`FlashTarget::write_all_at`], with the number of bytes that will be written. MTD erases
+    /// here and refuses an image that no longer fits beside the bad blocks (9062); UBI declares
+    /// the update size here. Nothing for a block device.
+    fn begin(&self, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Runs once per image after its last write and its flush: checks the image is complete on
+    /// the medium (UBI: every declared byte written and no update marker left, 9068 / 9064) and
+    /// returns a line for the log (MTD: bad blocks skipped, corrected and failed ECC reads).
+    fn finish(&self) -> io::Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// A failure that belongs to one kind of flash and has its own code. Carried inside the
+/// `io::Error` a [`FlashTarget`] returns (`io::Error::other`), and found again by
+/// [`FlashError::code_of`] when the engine's error is mapped to its code.
+#[derive(Debug, thiserror::Error)]
+pub enum FlashError {
+    #[error("the image needs {needed} erase blocks of {erase_size} bytes, but {path} has only {good} good ones ({bad} bad)")]
+    NoRoom {
+        path: PathBuf,
+        needed: u64,
+        good: u64,
+        bad: u64,
+        erase_size: u32,
+    },
+    #[error("{path}: what was read back at offset {offset} differs from what was written")]
+    ReadBack { path: PathBuf, offset: u64 },
+    #[error("UBI volume {path} is damaged: an update of it was interrupted (upd_marker set{})", if *.corrupted { ", or its data corrupted" } else { "" })]
+    Damaged { path: PathBuf, corrupted: bool },
+    #[error("{spec}: no {kind} of that name ({searched})")]
+    NotFound {
+        spec: String,
+        kind: FlashType,
+        searched: String,
+    },
+    #[error("{path} is not {kind} target: {reason}")]
+    WrongKind {
+        path: PathBuf,
+        kind: &'static str,
+        reason: String,
+    },
+    #[error("UBI volume update of {path}: {written} bytes written of the {declared} declared ({reason})")]
+    UpdateIncomplete {
+        path: PathBuf,
+        declared: u64,
+        written: u64,
+        reason: String,
+    },
+    #[error("renaming UBI volumes on {device} failed: {reason}")]
+    Rename { device: PathBuf, reason: String },
+}
+
+impl FlashError {
+    pub fn code(&self) -> crate::error::Code {
+        use crate::error::Code;
+        match self {
+            FlashError::NoRoom { .. } => Code::FlashNoRoom,
+            FlashError::ReadBack { .. } => Code::FlashReadBack,
+            FlashError::Damaged { .. } => Code::UbiVolumeDamaged,
+            FlashError::NotFound { .. } => Code::FlashTargetNotFound,
+            FlashError::WrongKind { .. } => Code::FlashTargetWrongKind,
+            FlashError::UpdateIncomplete { .. } => Code::UbiUpdateIncomplete,
+            FlashError::Rename { .. } => Code::UbiRenameFailed,
+        }
+    }
+
+    /// The code of a flash-specific failure carried in `e`, if it is one.
+    pub fn code_of(e: &io::Error) -> Option<crate::error::Code> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<FlashError>())
+            .map(FlashError::code)
+    }
+}
+
+impl From<FlashError> for io::Error {
+    fn from(e: FlashError) -> io::Error {
+        io::Error::other(e)
+    }
+}
+
+/// The device node a profile path names: `mtd:NAME` is looked up in /proc/mtd (`/dev/mtdN`),
+/// `ubi:NAME` in sysfs (`/dev/ubiX_Y`); any other path is itself. The name is exact (after
+/// `{slot}` was replaced). 9066 when no partition or volume has that name.
+pub fn resolve(path: &Path) -> io::Result<PathBuf> {
+    resolve_in(path, Path::new("/proc/mtd"), Path::new(ubi::SYSFS))
+}
+
+/// [`resolve`] against another /proc/mtd and /sys/class/ubi (unit tests).
+pub fn resolve_in(path: &Path, proc_mtd: &Path, sys_ubi: &Path) -> io::Result<PathBuf> {
+    let Some(s) = path.to_str() else {
+        return Ok(path.to_path_buf());
+    };
+    if let Some(name) = s.strip_prefix("mtd:") {
+        let text = std::fs::read_to_string(proc_mtd).unwrap_or_default();
+        return match mtd::find_in_proc_mtd(&text, name) {
+            Some(dev) => Ok(PathBuf::from(format!("/dev/{dev}"))),
+            None => Err(FlashError::NotFound {
+                spec: s.to_string(),
+                kind: FlashType::Mtd,
+                searched: proc_mtd.display().to_string(),
+            }
+            .into()),
+        };
+    }
+    if let Some(name) = s.strip_prefix("ubi:") {
+        return match ubi::find_volume(sys_ubi, name) {
+            Some(vol) => Ok(PathBuf::from(format!("/dev/{vol}"))),
+            None => Err(FlashError::NotFound {
+                spec: s.to_string(),
+                kind: FlashType::Ubi,
+                searched: sys_ubi.display().to_string(),
+            }
+            .into()),
+        };
+    }
+    Ok(path.to_path_buf())
 }
 
 /// The handler table: opens `path` as a target of `kind`. The one place a new [`FlashType`]
 /// gets its implementation.
 pub fn open(kind: FlashType, path: &Path, access: Access) -> io::Result<Box<dyn FlashTarget>> {
     match kind {
-        FlashType::Block => Ok(Box::new(block::BlockTarget::open(path, access)?)),
+        FlashType::Block => Ok(Box::new(block::BlockTarget::open(&resolve(path)?, access)?)),
+        FlashType::Mtd => Ok(Box::new(mtd::MtdTarget::open(&resolve(path)?, access)?)),
+        FlashType::Ubi => Ok(Box::new(ubi::UbiTarget::open(&resolve(path)?, access)?)),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_open_target_is_the_file_behind_its_link() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, link) = (dir.path().join("a.img"), dir.path().join("link.img"));
-        std::fs::write(&a, vec![0u8; 4096]).unwrap();
-        std::os::unix::fs::symlink(&a, &link).unwrap();
-        let t = open(FlashType::Block, &link, Access::Read).unwrap();
-        assert_eq!(t.identity().unwrap(), Identity::of(&a).unwrap());
-        assert_eq!(t.size().unwrap(), 4096);
-    }
-
-    #[test]
-    fn block_targets_open_read_only_or_for_writing() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.img");
-        std::fs::write(&a, vec![0u8; 64]).unwrap();
-        let ro = open(FlashType::Block, &a, Access::Read).unwrap();
-        assert!(
-            ro.write_all_at(b"x", 0).is_err(),
-            "read-only target written"
-        );
-        let rw = open(FlashType::Block, &a, Access::Write).unwrap();
-        rw.write_all_at(b"hello", 10).unwrap();
-        rw.flush().unwrap();
-        let mut buf = [0u8; 5];
-        ro.read_exact_at(&mut buf, 10).unwrap();
-        assert_eq!(&buf, b"hello");
-    }
-}
+mod tests;

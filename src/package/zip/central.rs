@@ -23,9 +23,11 @@ pub(super) const FLAG_PATCHED_DATA: u16 = 1 << 5;
 pub(super) const FLAG_STRONG_ENCRYPTION: u16 = 1 << 6;
 pub(super) const FLAG_MASKED_HEADERS: u16 = 1 << 13;
 
-// Compression methods (APPNOTE 4.4.5); the only two we read.
+// Compression methods (APPNOTE 4.4.5); the only three we read.
 const METHOD_STORED: u16 = 0;
 const METHOD_DEFLATED: u16 = 8;
+/// Zstandard (APPNOTE 4.4.5 lists 93 for zstd; 20 was an earlier, deprecated number).
+const METHOD_ZSTD: u16 = 93;
 
 /// What the central directory says about an entry beyond [`Entry`].
 pub(super) struct CentralInfo {
@@ -101,6 +103,7 @@ pub(super) fn parse_central_directory(
         let method = match raw_method {
             METHOD_STORED => Method::Stored,
             METHOD_DEFLATED => Method::Deflated,
+            METHOD_ZSTD => Method::Zstd,
             other => {
                 return Err(ZipError::Unsupported {
                     name,

@@ -53,6 +53,8 @@ pub enum ZipError {
     },
     #[error("zip entry {name:?} is {size} bytes, the limit is {limit}")]
     EntryTooLarge { name: String, size: u64, limit: u64 },
+    #[error("zstd data of {name:?} needs a decoding window larger than 2^{window_log_max} bytes")]
+    ZstdWindowTooLarge { name: String, window_log_max: u32 },
 }
 
 impl ZipError {
@@ -140,6 +142,13 @@ impl ZipError {
                 size: *size,
                 limit: *limit,
             },
+            ZipError::ZstdWindowTooLarge {
+                name,
+                window_log_max,
+            } => ZipError::ZstdWindowTooLarge {
+                name: name.clone(),
+                window_log_max: *window_log_max,
+            },
         }
     }
 }
@@ -185,6 +194,7 @@ impl HasCode for ZipError {
             } if actual > expected => Code::PackageLimits,
             ZipError::SizeMismatch { .. } => Code::EntrySizeMismatch,
             ZipError::CrcMismatch { .. } => Code::ChunkHashMismatch,
+            ZipError::ZstdWindowTooLarge { .. } => Code::ZstdWindowTooLarge,
         }
     }
 }

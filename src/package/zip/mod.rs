@@ -3,7 +3,7 @@
 //! The recovery environment must never be crashed, hung or OOM-killed by a
 //! hostile `update.zip`, so this reader is deliberately small and strict:
 //!
-//! * only stored (method 0) and deflate (method 8) entries, zip64 and data
+//! * only stored (method 0), deflate (method 8) and zstd (method 93) entries, zip64 and data
 //!   descriptors are supported; everything else is rejected with a typed
 //!   [`ZipError`];
 //! * every size read from the archive is checked against the file length and
@@ -37,11 +37,13 @@ mod local;
 mod reader;
 #[cfg(test)]
 mod tests;
+mod unzstd;
 
 pub use archive::ZipArchive;
 pub use error::ZipError;
 pub use limits::Limits;
 pub use reader::EntryReader;
+pub use unzstd::ZSTD_WINDOW_LOG_MAX;
 
 /// Compression method of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,9 @@ pub enum Method {
     Stored,
     /// Method 8: raw deflate (RFC 1951).
     Deflated,
+    /// Method 93: one Zstandard frame (RFC 8878), decoded with a bounded window
+    /// ([`ZSTD_WINDOW_LOG_MAX`]).
+    Zstd,
 }
 
 /// One validated entry of the archive.

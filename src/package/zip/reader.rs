@@ -1,4 +1,4 @@
-//! Streaming an entry's data: stored bytes or raw deflate, stopped at the
+//! Streaming an entry's data: stored bytes, raw deflate or zstd, stopped at the
 //! declared size and checked against it and the CRC-32 at the end.
 
 use std::fmt;
@@ -10,19 +10,20 @@ use flate2::{Decompress, FlushDecompress, Status};
 use crate::package::source::Source as ByteSource;
 
 use super::error::{corrupt, ZipError};
+use super::unzstd::Unzstd;
 use super::{Entry, Method};
 
 /// Reads a byte range of the shared file with positional reads.
-struct RawReader {
+pub(super) struct RawReader {
     file: Arc<dyn ByteSource>,
     pos: u64,
-    remaining: u64,
+    pub(super) remaining: u64,
 }
 
 impl RawReader {
     /// Reads up to `buf.len()` bytes of the range; 0 only once the range is
     /// exhausted (a file that shrank since `open` is an error, not EOF).
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ZipError> {
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> Result<usize, ZipError> {
         let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
         let Some(dst) = buf.get_mut(..want).filter(|d| !d.is_empty()) else {
             return Ok(0);
@@ -170,6 +171,7 @@ impl Inflater {
 enum Source {
     Stored(RawReader),
     Deflated(Box<Inflater>),
+    Zstd(Box<Unzstd>),
 }
 
 impl Source {
@@ -177,6 +179,7 @@ impl Source {
         match self {
             Source::Stored(raw) => raw.read(buf),
             Source::Deflated(inflater) => inflater.read(buf),
+            Source::Zstd(unzstd) => unzstd.read(buf),
         }
     }
 
@@ -185,6 +188,7 @@ impl Source {
             // compressed_size == uncompressed_size, all delivered.
             Source::Stored(_) => Ok(()),
             Source::Deflated(inflater) => inflater.check_consumed(),
+            Source::Zstd(unzstd) => unzstd.check_consumed(),
         }
     }
 }
@@ -230,6 +234,7 @@ impl EntryReader {
         let source = match entry.method {
             Method::Stored => Source::Stored(raw),
             Method::Deflated => Source::Deflated(Box::new(Inflater::new(raw, &entry.name))),
+            Method::Zstd => Source::Zstd(Box::new(Unzstd::new(raw, &entry.name))),
         };
         EntryReader {
             name: entry.name.clone(),

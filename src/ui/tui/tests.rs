@@ -40,6 +40,7 @@ fn facts() -> DeviceFacts {
         state_dir: PathBuf::from("/var/recovery/state"),
         free_space: Ok(3_500_000_000),
         storage: vec![PathBuf::from("/mnt/sdcard")],
+        update_state: None,
     }
 }
 
@@ -331,6 +332,8 @@ fn record(code: Option<Code>, bytes_written: u64) -> InstallRecord {
         bytes_written,
         timings: vec![],
         warnings: vec![],
+        state: None,
+        state_changed_at: None,
     }
 }
 
@@ -347,6 +350,22 @@ fn snapshot_home() {
     f.active_slot = Ok(None);
     let a = App::new(f, Duration::ZERO);
     snap("home_unreadable_battery_single_slot", &a);
+}
+
+/// The A/B life on the home screen: a new version on trial, and one the bootloader undid.
+#[test]
+fn snapshot_home_update_states() {
+    use crate::app::lifecycle::InstallState;
+    let mut f = facts();
+    f.update_state = Some(InstallState::Pending);
+    f.active_slot = Ok(Some(Slot::B));
+    snap(
+        "home_waiting_for_confirmation",
+        &App::new(f, Duration::ZERO),
+    );
+    let mut f = facts();
+    f.update_state = Some(InstallState::FellBack);
+    snap("home_returned_to_previous", &App::new(f, Duration::ZERO));
 }
 
 #[test]

@@ -334,6 +334,7 @@ mod tests {
                 state_dir: PathBuf::from("/state"),
                 free_space: Err(unread()),
                 storage: vec![],
+                update_state: None,
             },
             Duration::ZERO,
         )

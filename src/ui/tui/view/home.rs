@@ -5,6 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
+use crate::app::lifecycle::InstallState;
 use crate::util::human_bytes;
 
 use super::{bold, compact, menu_lines, red};
@@ -22,6 +23,21 @@ fn slot_text(f: &DeviceFacts) -> Span<'static> {
         Some(s) => format!("slot {s} active (A/B)"),
         None => "single slot (in place)".into(),
     })
+}
+
+/// The A/B life of the last install, when it needs saying: on trial, or undone by the bootloader.
+fn update_text(f: &DeviceFacts) -> Option<Span<'static>> {
+    match f.update_state? {
+        InstallState::Pending => Some(Span::styled(
+            "waiting for confirmation (new version on trial)",
+            bold(),
+        )),
+        InstallState::FellBack => Some(Span::styled(
+            "returned to the previous version (E9121)",
+            red(),
+        )),
+        InstallState::Confirmed | InstallState::Failed => None,
+    }
 }
 
 fn battery_text(f: &DeviceFacts) -> Span<'static> {
@@ -42,7 +58,7 @@ pub(super) fn home(frame: &mut Frame, area: Rect, app: &App) {
         .clone()
         .unwrap_or_else(|| "unknown".into());
     if compact(area) {
-        let lines = vec![
+        let mut lines = vec![
             Line::from(vec![
                 Span::styled(f.product.clone(), bold()),
                 Span::raw(" "),
@@ -60,9 +76,17 @@ pub(super) fn home(frame: &mut Frame, area: Rect, app: &App) {
                 fact(&f.free_space, |b| human_bytes(*b)),
             ]),
         ];
+        if let Some(u) = update_text(f) {
+            lines.push(Line::from(u));
+        }
         let [facts, _, menu] = Layout::vertical([
-            Constraint::Length(2),
-            Constraint::Length(if area.height > 9 { 1 } else { 0 }),
+            Constraint::Length(lines.len() as u16),
+            // The spacer gives way to the update line, so the whole menu still fits 40x12.
+            Constraint::Length(if area.height > 9 && lines.len() == 2 {
+                1
+            } else {
+                0
+            }),
             Constraint::Min(1),
         ])
         .areas(area);
@@ -76,7 +100,7 @@ pub(super) fn home(frame: &mut Frame, area: Rect, app: &App) {
     let row = |k: &'static str, v: Span<'static>| {
         Line::from(vec![Span::styled(format!("{k:<14}"), bold()), v])
     };
-    let lines = vec![
+    let mut lines = vec![
         row("Product", Span::raw(f.product.clone())),
         row("Hardware", fact(&f.hardware_revision, |s| s.clone())),
         row(
@@ -93,6 +117,9 @@ pub(super) fn home(frame: &mut Frame, area: Rect, app: &App) {
             }),
         ),
     ];
+    if let Some(u) = update_text(f) {
+        lines.insert(5, row("Update", u));
+    }
     let [facts, menu, _] = Layout::vertical([
         Constraint::Length(lines.len() as u16 + 2),
         Constraint::Length(HOME_MENU.len() as u16 + 2),

@@ -1,0 +1,369 @@
+//! The fleet agent through the real binary against the in-test DDI server
+//! (tests/common/ddi.rs: std TcpListener + rustls, certificate by openssl): refusals, cancel,
+//! no space, resume after a kill, and the whole A/B life up to the confirmed success.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::bootsim::{boot_misc, running_from};
+use common::*;
+
+/// Appends a `[fleet]` section for `server` to the fixture's profile; returns the cache dir.
+fn fleet_profile(fx: &Fixture, server: &DdiServer, pins: &[&str], extra: &str) -> PathBuf {
+    let cache = fx.dir.join("cache");
+    fs::write(fx.dir.join("token"), "secret-token\n").unwrap();
+    let pins: Vec<String> = pins.iter().map(|p| format!("{p:?}")).collect();
+    let mut text = fs::read_to_string(&fx.device).unwrap();
+    text.push_str(&format!(
+        "\n[fleet]\nserver = \"{}\"\ntenant = \"DEFAULT\"\ncontroller_id = \"dev-1\"\n\
+         token_file = \"{}\"\npins = [{}]\ncache_dir = \"{}\"\nreboot = \"never\"\n{extra}\n",
+        server.url(),
+        fx.dir.join("token").display(),
+        pins.join(", "),
+        cache.display()
+    ));
+    fs::write(&fx.device, text).unwrap();
+    cache
+}
+
+fn agent_cmd(fx: &Fixture) -> Command {
+    let mut c = bin();
+    c.args(["agent", "--once", "--device"])
+        .arg(&fx.device)
+        .env("RECOVERY_UPDATER_NO_REBOOT", "1");
+    c
+}
+
+fn agent_once(fx: &Fixture) -> Output {
+    run(&mut agent_cmd(fx))
+}
+
+fn cache_files(cache: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(cache)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("package"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn pin_mismatch_is_refused_with_its_code_and_nothing_is_downloaded() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let other = make_cert(&fx.dir, "other");
+    let pkg = fx.good_package();
+    server.offer(Some(Offer::forced(1, &pkg)));
+    let cache = fleet_profile(&fx, &server, &[&other.pin], "");
+    let before = fx.snapshot();
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 132, "{}", text(&out));
+    assert!(text(&out).contains("9132"), "{}", text(&out));
+    // The handshake failed: not one request reached the server, nothing was downloaded.
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(cache_files(&cache).is_empty());
+    assert_eq!(fx.snapshot(), before);
+}
+
+#[test]
+fn a_backup_pin_is_accepted_and_the_poll_sends_config_data() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let other = make_cert(&fx.dir, "other");
+    fleet_profile(&fx, &server, &[&other.pin, &server.cert.pin], "");
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Idle"));
+    let cd = server.config_data();
+    assert_eq!(cd.len(), 1);
+    assert_eq!(cd[0]["mode"], "merge");
+    assert_eq!(cd[0]["data"]["product"], "demo-phone");
+    assert!(cd[0]["data"]["hw_revision"].is_string(), "{cd:?}");
+    assert_eq!(server.auth()[0], "TargetToken secret-token");
+}
+
+#[test]
+fn plain_http_server_is_refused_without_allow_http() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let text_p = fs::read_to_string(&fx.device)
+        .unwrap()
+        .replace("server = \"https://", "server = \"http://");
+    fs::write(&fx.device, text_p).unwrap();
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 134, "{}", text(&out));
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn hash_ok_but_signature_bad_reports_9012_and_writes_nothing() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let good = fx.good_package();
+    let bad = fx.dir.join("tampered.zip");
+    // The signed manifest changed after signing: the server's hash is of this file, so the
+    // download checks out; only our signature check can refuse it.
+    rewrite(&good, &bad, |entries| {
+        let m = entries.iter_mut().find(|e| e.name == MANIFEST).unwrap();
+        let t = String::from_utf8(m.data.clone()).unwrap();
+        m.data = t.replacen("1.1.0", "1.1.9", 1).into_bytes();
+    });
+    server.offer(Some(Offer::forced(5, &bad)));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let before = fx.snapshot();
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 12, "{}", text(&out));
+    let (exec, finished, details) = server.last_feedback();
+    assert_eq!((exec.as_str(), finished.as_str()), ("closed", "failure"));
+    assert!(details.contains("E9012"), "{details}");
+    assert_eq!(fx.snapshot(), before, "a partition was touched");
+    assert!(
+        cache_files(&cache).is_empty(),
+        "the bad package stays cached"
+    );
+}
+
+#[test]
+fn no_space_for_the_download_reports_9023() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer {
+        size: Some(1 << 55),
+        ..Offer::forced(3, &pkg)
+    }));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 23, "{}", text(&out));
+    let (exec, finished, details) = server.last_feedback();
+    assert_eq!((exec.as_str(), finished.as_str()), ("closed", "failure"));
+    assert!(details.contains("E9023"), "{details}");
+    assert!(!server.requests().iter().any(|r| r.contains("/download/")));
+    assert!(cache_files(&cache).is_empty());
+}
+
+#[test]
+fn cancel_before_the_install_ends_canceled_and_touches_nothing() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    // Downloaded, but the maintenance window is closed: the install waits.
+    server.offer(Some(Offer {
+        window: Some("unavailable"),
+        ..Offer::forced(7, &pkg)
+    }));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let before = fx.snapshot();
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(cache_files(&cache), ["package.json", "package.zip"]);
+    let (exec, _, _) = server.last_feedback();
+    assert_eq!(exec, "downloaded");
+    server.cancel(8, 7);
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Canceled"));
+    let fb = server.feedback();
+    let (path, v) = fb.last().unwrap();
+    assert!(path.ends_with("/cancelAction/8/feedback"), "{path}");
+    assert_eq!(v["status"]["execution"], "closed");
+    assert_eq!(v["status"]["result"]["finished"], "success");
+    assert!(cache_files(&cache).is_empty());
+    assert_eq!(fx.snapshot(), before, "a partition was touched");
+}
+
+#[test]
+fn download_skip_downloads_nothing() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer {
+        download: "skip",
+        ..Offer::forced(9, &pkg)
+    }));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(cache_files(&cache).is_empty());
+    assert!(!server.requests().iter().any(|r| r.contains("/download/")));
+}
+
+/// Waits (bounded) until `cond` holds.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "gave up waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_killed_download_resumes_with_a_range_request() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    let size = fs::metadata(&pkg).unwrap().len();
+    let half = size / 2;
+    server.offer(Some(Offer {
+        update: "skip",
+        ..Offer::forced(11, &pkg)
+    }));
+    server.stall_after(Some(half));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let mut child = agent_cmd(&fx)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let part = cache.join("package.part");
+    wait_until("half the package in the cache", || {
+        fs::metadata(&part).is_ok_and(|m| m.len() >= half)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    server.stall_after(None);
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    let ranged: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/download/"))
+        .collect();
+    assert_eq!(ranged.len(), 2, "{ranged:?}");
+    assert_eq!(
+        ranged[1],
+        format!("GET /download/update.zip range=bytes={half}-")
+    );
+    assert_eq!(
+        fs::read(cache.join("package.zip")).unwrap(),
+        fs::read(&pkg).unwrap()
+    );
+}
+
+fn closed(server: &DdiServer) -> Vec<serde_json::Value> {
+    server
+        .feedback()
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["status"]["execution"] == "closed")
+        .collect()
+}
+
+fn slot_a(fx: &Fixture) -> Vec<u8> {
+    fs::read(fx.part("system_a.img")).unwrap()
+}
+
+/// Installs action 21 into slot b while running from a; returns the server and the cache.
+fn installed_into_b(fx: &Fixture, extra: &str) -> (DdiServer, PathBuf) {
+    running_from(fx, recovery_updater::device::Slot::A);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer::forced(21, &pkg)));
+    let cache = fleet_profile(fx, &server, &[&server.cert.pin], extra);
+    let out = agent_once(fx);
+    assert!(out.status.success(), "{}", text(&out));
+    let (exec, finished, details) = server.last_feedback();
+    assert_eq!((exec.as_str(), finished.as_str()), ("proceeding", "none"));
+    assert!(details.contains("Installed into slot b"), "{details}");
+    assert!(
+        server
+            .feedback()
+            .iter()
+            .any(|(_, v)| v["status"]["details"][0] == "Downloaded 100%"
+                && v["status"]["result"]["progress"] == serde_json::json!({"cnt": 100, "of": 100})),
+        "{:?}",
+        server.feedback()
+    );
+    // The package is in slot b now: the cache is empty again.
+    assert!(cache_files(&cache).is_empty());
+    (server, cache)
+}
+
+#[test]
+fn one_device_end_to_end_success_only_after_the_new_slot_booted_and_was_confirmed() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let a = slot_a(&fx);
+    let (server, _) = installed_into_b(
+        &fx,
+        "health_check = { command = [\"true\"], timeout_s = 10 }",
+    );
+    assert_eq!(slot_a(&fx), a, "the running slot was written");
+    // Still running from a (no reboot yet): no final word.
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        closed(&server).is_empty(),
+        "success reported before the new slot booted"
+    );
+    // The simulated reboot: the bootloader starts b, the booted-slot fact changes.
+    assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Succeeded"));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "success");
+    let rec: serde_json::Value =
+        serde_json::from_slice(&fs::read(fx.state_file("last_install.json")).unwrap()).unwrap();
+    assert_eq!(rec["state"], "confirmed");
+    // Confirmed: b keeps booting.
+    for _ in 0..7 {
+        assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
+    }
+}
+
+#[test]
+fn a_failed_health_check_marks_the_new_slot_bad_and_reports_failure() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let (server, _) = installed_into_b(
+        &fx,
+        "health_check = { command = [\"false\"], timeout_s = 10 }",
+    );
+    assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 122, "{}", text(&out));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "failure");
+    assert!(c[0]["status"]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("E9122 HEALTH_CHECK_FAILED"));
+    // Marked bad: the next boot is the previous slot.
+    assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::A));
+}
+
+#[test]
+fn a_fallback_reports_failure_with_the_fallback_code() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let (server, _) = installed_into_b(&fx, "");
+    // b never gets confirmed (the agent does not run there): its tries burn, a boots again.
+    let mut boots = 0;
+    while boot_misc(&fx) != Some(recovery_updater::device::Slot::A) {
+        boots += 1;
+        assert!(boots <= 10, "the bootloader never fell back");
+    }
+    let out = agent_once(&fx);
+    assert_eq!(exit_code(&out), 121, "{}", text(&out));
+    let c = closed(&server);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"]["result"]["finished"], "failure");
+    assert!(c[0]["status"]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("E9121 NEW_SLOT_FELL_BACK"));
+}

@@ -1,0 +1,119 @@
+#!/bin/busybox sh
+# /init of the raw NAND / UBI proof (tests/qemu_nand.rs): busybox (static), Debian's mtd-utils
+# (dynamic: their libc and loader are in the initramfs) and the static recovery-updater.
+# `nand.boot=` on the kernel command line picks the scenario:
+#   1  nandsim (128 MiB, 2 KiB pages, factory bad blocks 5 and 200): a raw image over bad block
+#      5 on mtd0, read back with `nanddump --bb=skipbad`; an A/B update of UBI volume rootfs_b
+#      on mtd1, read back and its update marker checked; then the benchmark against nandwrite
+#      and ubiupdatevol in the same boot.
+#   2  block2mtd on virtio disk vdb (kept by the host across boots): fresh UBI, rootfs_a
+#      written, then an update of rootfs_b from the package on FAT disk vdc (read slowly) is
+#      started; once it is writing, "S3 KILL ME" asks the host to kill QEMU.
+#   3  the same disk again: rootfs_b must be damaged (upd_marker), then the update is
+#      re-applied and must read back equal.
+# Results are lines "RESULT name ok|FAIL detail" on the console; the host asserts on them.
+/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+export PATH=/bin:/usr/sbin
+boot=$(sed -n 's/.*nand\.boot=\([0-9]\).*/\1/p' /proc/cmdline)
+release=$(uname -r)
+ok() { echo "RESULT $1 ok $2"; }
+fail() { echo "RESULT $1 FAIL $2"; }
+check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; }
+# Seconds since boot with centisecond resolution, for the benchmark.
+now() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { echo "$1 $2" | awk '{printf "%.2f", $2 - $1}'; }
+apply() {
+  mkdir -p /tmp/state
+  recovery-updater apply "$1" --device /etc/recovery/device.toml --yes --json >"$2" 2>&1
+}
+size() { wc -c <"$1" | tr -d ' '; }
+finish() { sync; echo "NAND-GUEST-DONE"; poweroff -f; }
+
+for m in virtio_pci virtio_blk ubi vfat nls_cp437 nls_ascii nls_utf8; do modprobe $m || fail modules $m; done
+i=0; until [ -b /dev/vda ] || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+case $boot in
+1)
+  modprobe nandsim id_bytes=0x98,0xf1,0x80,0x95 badblocks=5,200 parts=64 || fail modules nandsim
+  cat /proc/mtd
+  ubiformat -y -q /dev/mtd1 && ubiattach -m 1 -d 0 >/dev/null || fail ubi attach
+  ubimkvol /dev/ubi0 -N rootfs_a -s 12MiB >/dev/null && ubimkvol /dev/ubi0 -N rootfs_b -s 12MiB >/dev/null \
+    || fail ubi mkvol
+  ubiupdatevol /dev/ubi0_0 /pkg/old.img || fail ubi old
+  t0=$(now); apply /pkg/update.zip /tmp/apply.json; rc=$?; t1=$(now)
+  cat /tmp/apply.json
+  check apply [ "$rc" = 0 ]
+  echo "BENCH ours $(elapsed "$t0" "$t1") s (raw $(size /pkg/raw.img) + ubi $(size /pkg/rootfs.img) bytes, verified)"
+  # Scenario 1: bad block 5 lies inside the image (blocks 0..): nanddump skips it as we did.
+  n=$(size /pkg/raw.img)
+  nanddump -q --bb=skipbad -l $(( (n + 2047) / 2048 * 2048 )) -f /tmp/raw.back /dev/mtd0
+  head -c "$n" /tmp/raw.back >/tmp/raw.cut
+  check raw_readback cmp -s /tmp/raw.cut /pkg/raw.img
+  # Bad block 5 was skipped, not written: the image's erase block 5 is physical block 6.
+  nanddump -q -s $((6 * 131072)) -l 131072 -f /tmp/raw.blk6 /dev/mtd0
+  dd if=/pkg/raw.img of=/tmp/raw.img5 bs=131072 skip=5 count=1 2>/dev/null
+  check raw_bad_block_5_skipped cmp -s /tmp/raw.blk6 /tmp/raw.img5
+  # Scenario 2: rootfs_b through the UBI device, and no update marker.
+  n=$(size /pkg/rootfs.img)
+  head -c "$n" /dev/ubi0_1 >/tmp/ubi.back
+  check ubi_readback cmp -s /tmp/ubi.back /pkg/rootfs.img
+  check ubi_no_marker [ "$(cat /sys/class/ubi/ubi0_1/upd_marker)" = 0 ]
+  ubinfo -d 0 -N rootfs_b
+  # The slot a volume is untouched.
+  head -c "$(size /pkg/old.img)" /dev/ubi0_0 >/tmp/old.back
+  check ubi_slot_a_untouched cmp -s /tmp/old.back /pkg/old.img
+  # Benchmark: the same images with mtd-utils in this boot.
+  t0=$(now); flash_erase -q /dev/mtd0 0 0 && nandwrite -q -p /dev/mtd0 /pkg/raw.img; t1=$(now)
+  echo "BENCH nandwrite $(elapsed "$t0" "$t1") s (flash_erase + nandwrite -p, no read-back)"
+  t0=$(now); ubiupdatevol /dev/ubi0_1 /pkg/rootfs.img; t1=$(now)
+  echo "BENCH ubiupdatevol $(elapsed "$t0" "$t1") s (no read-back)"
+  t0=$(now); sha256sum /pkg/raw.img /pkg/rootfs.img >/dev/null; t1=$(now)
+  echo "BENCH sha256sum $(elapsed "$t0" "$t1") s (hashing the two images once)"
+  finish
+  ;;
+2)
+  modprobe block2mtd block2mtd=/dev/vdb,128KiB || fail modules block2mtd
+  ubiformat -y -q /dev/mtd0 && ubiattach -m 0 -d 0 >/dev/null || fail ubi attach
+  ubimkvol /dev/ubi0 -N rootfs_a -s 12MiB >/dev/null && ubimkvol /dev/ubi0 -N rootfs_b -s 12MiB >/dev/null \
+    || fail ubi mkvol
+  ubiupdatevol /dev/ubi0_0 /pkg/old.img || fail ubi old
+  sync
+  # The package comes from a FAT disk QEMU reads slowly (throttled), so the update is surely
+  # still writing when QEMU is killed.
+  mkdir -p /mnt && mount -t vfat -o ro /dev/vdc /mnt || fail mount package
+  apply /mnt/update.zip /tmp/apply.json &
+  i=0
+  until grep -q '"phase":"write","partition":"rootfs"' /tmp/apply.json 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 600 ] || { cat /tmp/apply.json; fail kill_point "never writing"; finish; }
+    sleep 0.1
+  done
+  echo "marker while writing: $(cat /sys/class/ubi/ubi0_1/upd_marker)"
+  echo "S3 KILL ME"
+  sleep 600
+  ;;
+3)
+  modprobe block2mtd block2mtd=/dev/vdb,128KiB || fail modules block2mtd
+  ubiattach -m 0 -d 0 >/dev/null || fail ubi attach
+  check damaged_marker [ "$(cat /sys/class/ubi/ubi0_1/upd_marker)" = 1 ]
+  if head -c 4096 /dev/ubi0_1 >/dev/null 2>&1; then fail damaged_unreadable "read worked"; else ok damaged_unreadable; fi
+  head -c "$(size /pkg/old.img)" /dev/ubi0_0 >/tmp/old.back
+  check old_slot_intact cmp -s /tmp/old.back /pkg/old.img
+  mkdir -p /mnt && mount -t vfat -o ro /dev/vdc /mnt || fail mount package
+  apply /mnt/update.zip /tmp/apply.json; rc=$?
+  cat /tmp/apply.json
+  check reapply [ "$rc" = 0 ]
+  n=$(size /pkg/rootfs.img)
+  head -c "$n" /dev/ubi0_1 >/tmp/ubi.back
+  check reapply_readback cmp -s /tmp/ubi.back /pkg/rootfs.img
+  check reapply_no_marker [ "$(cat /sys/class/ubi/ubi0_1/upd_marker)" = 0 ]
+  finish
+  ;;
+*)
+  fail boot "no nand.boot= on the command line"
+  finish
+  ;;
+esac
