@@ -15,6 +15,9 @@
 #   bench/run.sh --only-formats [--size MIB --runs N ...]
 #                                only the image-format cases (zstd, Android sparse):
 #                                bench/formats.sh, options there
+#   bench/run.sh --only-sideload [--runs N --no-build ...]
+#                                only `adb sideload` (Debian's adb) next to `apply` of the same
+#                                package (bench/sideload.sh; 1 GiB unless --sizes after it)
 # The work directory must not contain spaces.
 #
 # Needs: bash, python3, openssl, /usr/bin/time (package `time`). Peers (installed from Debian when
@@ -34,6 +37,7 @@ PEERS=1
 BUILD=1
 INSTALL=1
 SMOKE=0
+ONLY_SIDELOAD=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) SMOKE=1; SIZES="8"; RUNS=1 ;;
@@ -43,6 +47,7 @@ while [ $# -gt 0 ]; do
         --no-peers) PEERS=0 ;;
         --no-build) BUILD=0 ;;
         --no-install) INSTALL=0 ;;
+        --only-sideload) ONLY_SIDELOAD=1; SIZES="1024"; PEERS=0 ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -352,6 +357,11 @@ measure_rauc() {
 # ---------------------------------------------------------------------------------------------
 # The runs
 # ---------------------------------------------------------------------------------------------
+if [ "$ONLY_SIDELOAD" = 1 ]; then
+    # shellcheck source=bench/sideload.sh
+    . "$REPO/bench/sideload.sh"
+    exit 0
+fi
 # Startup proxy (the TUI's first screen is drawn by a later binary): `--version` and `codes`.
 for i in $(seq $((SMOKE ? 3 : 21))); do
     measure start_version 0 - "$BIN" --version

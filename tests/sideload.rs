@@ -91,8 +91,15 @@ fn scripted(
 #[test]
 fn host_sending_more_than_asked_is_9151() {
     let fx = fresh_ab();
-    let (r, status, untouched) = scripted(&fx, 0, |_, _, mut d| {
-        d.push(0);
+    // The package's end is read first: the extra byte goes with the first block asked for that
+    // is not the last one (read-ahead has not started: it is the only request outstanding).
+    let pkg_len = fs::metadata(fx.good_package()).unwrap().len();
+    let mut done = false;
+    let (r, status, untouched) = scripted(&fx, 0, |_, block, mut d| {
+        if !done && (block + 1) * 65536 < pkg_len {
+            done = true;
+            d.push(0);
+        }
         Reply::Data(d)
     });
     assert_eq!(r["code"], 9151);

@@ -11,6 +11,7 @@
 //! The front ends (`recovery-updater sideload`, the recovery menu's "Apply update from ADB") go
 //! through [`crate::app::sideload`]; the factory station ([`crate::station`]) uses the host side.
 
+mod blocks;
 pub mod conn;
 pub mod message;
 pub mod service;

@@ -2,6 +2,7 @@
 //! `sideload-host:SIZE:BLOCKSIZE`, answer each 8-digit block request with that block of the
 //! package, until the unit says `DONEDONE` or `FAILFAIL` (followed by its code).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::FileExt;
@@ -80,17 +81,14 @@ fn session(
     };
     let mut buf = vec![0u8; BLOCK_SIZE as usize];
     let mut last_percent = 0;
+    // Requests that arrived while we waited for an OKAY (the unit asks ahead), acknowledged.
+    let mut queued: VecDeque<Vec<u8>> = VecDeque::new();
     loop {
-        let m = conn.recv()?;
-        if m.command == A_CLSE && m.arg1 == LOCAL {
-            return Err(SideloadError::Disconnected {
-                reason: "the unit closed the stream without a result".into(),
-            });
-        }
-        if m.command != A_WRTE || m.arg1 != LOCAL {
-            continue;
-        }
-        conn.send(&Message::new(A_OKAY, LOCAL, remote, Vec::new()))?;
+        let data = match queued.pop_front() {
+            Some(d) => d,
+            None => next_write(&mut conn, remote)?,
+        };
+        let m = Message::new(A_WRTE, remote, LOCAL, data);
         if let Some(rest) = m.data.strip_prefix(EXIT_SUCCESS) {
             let _ = rest;
             return Ok(None);
@@ -118,7 +116,7 @@ fn session(
             .map_err(|e| protocol(format!("reading the package: {e}")))?;
         for chunk in buf[..len].chunks(conn.max_payload) {
             conn.send(&Message::new(A_WRTE, LOCAL, remote, chunk.to_vec()))?;
-            wait_okay(&mut conn)?;
+            wait_okay(&mut conn, remote, &mut queued)?;
         }
         s.sent += len as u64;
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
@@ -131,12 +129,37 @@ fn session(
     }
 }
 
-/// Flow control: one WRTE in flight until the unit's OKAY.
-fn wait_okay(conn: &mut Conn) -> Result<(), SideloadError> {
+/// The unit's next WRTE on our stream, acknowledged.
+fn next_write(conn: &mut Conn, remote: u32) -> Result<Vec<u8>, SideloadError> {
+    loop {
+        let m = conn.recv()?;
+        if m.command == A_CLSE && m.arg1 == LOCAL {
+            return Err(SideloadError::Disconnected {
+                reason: "the unit closed the stream without a result".into(),
+            });
+        }
+        if m.command == A_WRTE && m.arg1 == LOCAL {
+            conn.send(&Message::new(A_OKAY, LOCAL, remote, Vec::new()))?;
+            return Ok(m.data);
+        }
+    }
+}
+
+/// Flow control: one WRTE in flight until the unit's OKAY. Requests the unit sends meanwhile
+/// are acknowledged and queued.
+fn wait_okay(
+    conn: &mut Conn,
+    remote: u32,
+    queued: &mut VecDeque<Vec<u8>>,
+) -> Result<(), SideloadError> {
     loop {
         let m = conn.recv()?;
         match m.command {
             A_OKAY if m.arg1 == LOCAL => return Ok(()),
+            A_WRTE if m.arg1 == LOCAL => {
+                conn.send(&Message::new(A_OKAY, LOCAL, remote, Vec::new()))?;
+                queued.push_back(m.data);
+            }
             A_CLSE if m.arg1 == LOCAL => {
                 return Err(SideloadError::Disconnected {
                     reason: "the unit closed the stream mid-block".into(),
