@@ -238,7 +238,7 @@ codes! {
         "The install would write a partition of the slot the running system booted from; it was refused before anything was written.",
         "Install from the running system only into the other slot (the updater picks it), or reboot into recovery to write this slot.";
     FellBack = 9121, "NEW_SLOT_FELL_BACK",
-        "The new slot did not start: the bootloader used up its tries and returned to the previous slot, which is running the previous version.",
+        "The new slot did not come up: the bootloader used up its tries, or the new version failed its health check and was marked bad; the device returned to the previous slot, which runs the previous version.",
         "Nothing to repair: the device runs the previous version. Read the new version's boot log, fix the package and install again.";
     HealthCheckFailed = 9122, "HEALTH_CHECK_FAILED",
         "The profile's health check failed, so the booted slot was not marked good; it is still on trial and the bootloader falls back if it is not confirmed.",

@@ -335,11 +335,17 @@ fn a_failed_health_check_marks_the_new_slot_bad_and_reports_failure() {
     );
     assert_eq!(boot_misc(&fx), Some(recovery_updater::device::Slot::B));
     let out = agent_once(&fx);
-    assert_eq!(exit_code(&out), 122, "{}", text(&out));
+    // Reported as the fallback it is (9121), with the health check's code as the reason.
+    assert_eq!(exit_code(&out), 121, "{}", text(&out));
     let c = closed(&server);
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(c[0]["status"]["result"]["finished"], "failure");
-    assert!(c[0]["status"]["details"][0]
+    let details = &c[0]["status"]["details"];
+    assert!(details[0]
+        .as_str()
+        .unwrap()
+        .starts_with("E9121 NEW_SLOT_FELL_BACK"));
+    assert!(details[1]
         .as_str()
         .unwrap()
         .starts_with("E9122 HEALTH_CHECK_FAILED"));

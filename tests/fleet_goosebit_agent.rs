@@ -5,8 +5,9 @@
 //! 2. resume: the agent is killed halfway through a throttled download and restarted; goosebit's
 //!    access log shows the ranged request (206) and the install goes on;
 //! 3. a staged rollout on 20 devices: a canary feed of one, then the rest; one device's health
-//!    check fails, so it reports failure with its code (9122, the new slot marked bad so the old
-//!    one boots next); goosebit counts 19 successes, 1 failure;
+//!    check fails, so its new slot is marked bad (the old one boots next) and it reports failure
+//!    with the fallback code 9121, the health check's 9122 as the reason; goosebit counts 19
+//!    successes, 1 failure;
 //! 4. refusals: a server with another key (pin mismatch) and a package whose server-side hash
 //!    matches but whose signature does not (9012 reported): nothing written either time.
 //!
@@ -298,8 +299,9 @@ fn staged_rollout_of_20_devices_canary_first_one_health_check_fails() {
     let d = gb.device(&bad).unwrap();
     assert_eq!(d["last_state"], "Error", "{d:?}");
     // Its new slot failed the health check: marked bad (slot a boots next) and reported with
-    // our code and its meaning.
+    // the fallback code and its meaning, the health check's code as the reason.
     let log = gb.device_log(&bad);
+    assert!(log.contains("E9121 NEW_SLOT_FELL_BACK"), "{log}");
     assert!(log.contains("E9122 HEALTH_CHECK_FAILED"), "{log}");
 }
 

@@ -511,12 +511,26 @@ impl Agent<'_> {
                     Outcome::Succeeded(a.id.clone())
                 }
                 Err(e) => {
-                    // Not confirmed: the previous slot boots next; say so with the code.
-                    if let Err(m) = self.host.mark_bad(self.log) {
-                        self.log.line(&format!("mark-bad failed: {m}"));
-                    }
-                    let code = e.code();
-                    self.send(href, &Feedback::failure(&a.id, code, &e.to_string()))?;
+                    // Not confirmed: give the new slot up so the previous one boots next. That
+                    // is a fallback (9121, what the device's own record says after the reboot);
+                    // the reason (the health check's code) is in the details. If the slot
+                    // cannot be given up, the reason is all there is to report.
+                    let (code, detail) = match self.host.mark_bad(self.log) {
+                        Ok(()) => (
+                            Code::FellBack,
+                            format!(
+                                "E{} {}: {e}; slot {} marked bad, the previous slot boots next",
+                                e.code().number(),
+                                e.code().name(),
+                                a.target_slot.as_deref().unwrap_or("?")
+                            ),
+                        ),
+                        Err(m) => {
+                            self.log.line(&format!("mark-bad failed: {m}"));
+                            (e.code(), e.to_string())
+                        }
+                    };
+                    self.send(href, &Feedback::failure(&a.id, code, &detail))?;
                     self.save(&AgentState::default())?;
                     // Back to the previous version now, unless a user decides when.
                     if self.cfg.reboot != RebootPolicy::Never {
