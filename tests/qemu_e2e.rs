@@ -114,20 +114,6 @@ impl Machine {
     }
 }
 
-fn kernel() -> (PathBuf, PathBuf, String) {
-    let tree = root().join("recovery/.cache/kernel");
-    let release = fs::read_dir(tree.join("lib/modules"))
-        .expect("no kernel: run recovery/fetch-kernel.sh")
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .into_owned();
-    let vmlinuz = tree.join(format!("boot/vmlinuz-{release}"));
-    (tree, vmlinuz, release)
-}
-
 fn filled(len: usize, byte: u8) -> Vec<u8> {
     vec![byte; len]
 }
@@ -143,7 +129,7 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
         "{}: build it with cargo build --release --target x86_64-unknown-linux-musl",
         init_bin.display()
     );
-    let (tree, vmlinuz, release) = kernel();
+    let (tree, vmlinuz, release) = common::debian_kernel();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
 

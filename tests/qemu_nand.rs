@@ -44,20 +44,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn kernel() -> (PathBuf, PathBuf, String) {
-    let tree = root().join("recovery/.cache/kernel");
-    let release = fs::read_dir(tree.join("lib/modules"))
-        .expect("no kernel: run recovery/fetch-kernel.sh")
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .into_owned();
-    let vmlinuz = tree.join(format!("boot/vmlinuz-{release}"));
-    (tree, vmlinuz, release)
-}
-
 /// A host file that must exist (a tool from a Debian package): fails naming its package.
 fn host_file(path: &str, package: &str) -> String {
     assert!(
@@ -218,7 +204,7 @@ fn setup(tmp: &Path) -> Guest {
         "{} missing: cargo build --release --target x86_64-unknown-linux-musl",
         musl.display()
     );
-    let (tree, vmlinuz, release) = kernel();
+    let (tree, vmlinuz, release) = common::debian_kernel();
     let build = tmp.join("build");
     fs::create_dir_all(build.join("keys")).unwrap();
     let (key, public) = keygen(&build.join("keys"), "release", "ecdsa-p256");

@@ -365,3 +365,19 @@ pub fn data_offset(pkg: &Path, name: &str) -> u64 {
 pub fn exit_code(out: &Output) -> i32 {
     out.status.code().expect("exited normally")
 }
+
+/// The Debian amd64 kernel `recovery/fetch-kernel.sh` unpacked (the QEMU tests boot it): its
+/// tree (modules under lib/modules), its vmlinuz, and its release name.
+pub fn debian_kernel() -> (PathBuf, PathBuf, String) {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("recovery/.cache/kernel");
+    let release = fs::read_dir(tree.join("lib/modules"))
+        .expect("no kernel: run recovery/fetch-kernel.sh")
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let vmlinuz = tree.join(format!("boot/vmlinuz-{release}"));
+    (tree, vmlinuz, release)
+}
