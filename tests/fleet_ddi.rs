@@ -458,3 +458,48 @@ fn a_closed_maintenance_window_waits_and_an_open_one_installs() {
     assert!(details.contains("Installed into slot b"), "{details}");
     assert!(cache_files(&cache).is_empty());
 }
+
+#[test]
+fn the_service_loop_obeys_retry_after_then_installs() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    running_from(&fx, recovery_updater::device::Slot::A);
+    let a = slot_a(&fx);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    server.offer(Some(Offer::forced(31, &pkg)));
+    // Two busy answers asking for one second each; the back-off alone would wait 22 s or more.
+    server.busy(2, "1");
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let mut c = bin();
+    c.args(["agent", "--device"])
+        .arg(&fx.device)
+        .env("RECOVERY_UPDATER_NO_REBOOT", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let installed = || {
+        server.feedback().iter().any(|(_, v)| {
+            v["status"]["details"][0]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Installed into slot b"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !installed() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = fs::read_to_string(cache.join("agent.log")).unwrap_or_default();
+    assert!(installed(), "no install within 20 s; agent.log:\n{log}");
+    let polls = server
+        .requests()
+        .iter()
+        .filter(|r| r.ends_with("/controller/v1/dev-1"))
+        .count();
+    assert!(polls >= 3, "{:?}", server.requests());
+    assert_eq!(log.matches("answered 503").count(), 2, "{log}");
+    assert!(log.contains("next poll in 1 s"), "{log}");
+    // The running slot was never touched.
+    assert_eq!(slot_a(&fx), a);
+}

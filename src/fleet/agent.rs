@@ -121,6 +121,28 @@ impl Agent<'_> {
         self.ddi.feedback(href, f)
     }
 
+    /// Moves the action to `phase` and saves the state before anything is sent or done, so a
+    /// kill at any point resumes from the phase on disk.
+    fn enter(
+        &self,
+        st: &mut AgentState,
+        action: &mut Action,
+        phase: Phase,
+    ) -> Result<(), FleetError> {
+        action.phase = phase;
+        action.since = now();
+        st.action = Some(action.clone());
+        self.save(st)
+    }
+
+    /// A "proceeding" feedback with one line of details.
+    fn proceeding(&self, href: &str, id: &str, details: String) -> Result<(), FleetError> {
+        self.send(
+            href,
+            &Feedback::new(id, Execution::Proceeding, Finished::None, vec![details]),
+        )
+    }
+
     /// Closes the action with failure, clears cache and state.
     fn close_failure(&self, action_href: &str, id: &str, e: &FleetError) -> Outcome {
         let code = e.code();
@@ -374,11 +396,8 @@ impl Agent<'_> {
             }
             Err(e) => return Ok(Some(self.close_failure(href, &id, &e))),
         }
-        action.phase = Phase::Downloaded;
         action.reported_percent = last;
-        action.since = now();
-        st.action = Some(action.clone());
-        self.save(st)?;
+        self.enter(st, action, Phase::Downloaded)?;
         if !may_install {
             self.send(
                 href,
@@ -401,19 +420,8 @@ impl Agent<'_> {
         pkg: &Path,
     ) -> Result<Outcome, FleetError> {
         let id = action.id.clone();
-        action.phase = Phase::Installing;
-        action.since = now();
-        st.action = Some(action.clone());
-        self.save(st)?;
-        self.send(
-            href,
-            &Feedback::new(
-                &id,
-                Execution::Proceeding,
-                Finished::None,
-                vec!["Verifying the package".into()],
-            ),
-        )?;
+        self.enter(st, &mut action, Phase::Installing)?;
+        self.proceeding(href, &id, "Verifying the package".into())?;
         if let Err(e) = self.host.verify(pkg, self.log) {
             return Ok(self.close_failure(href, &id, &e));
         }
@@ -421,55 +429,25 @@ impl Agent<'_> {
             if let Err(e) = self.host.write_ota_command(pkg) {
                 return Ok(self.close_failure(href, &id, &e));
             }
-            action.phase = Phase::AwaitingRecovery;
-            action.since = now();
-            st.action = Some(action);
-            self.save(st)?;
-            self.send(
-                href,
-                &Feedback::new(
-                    &id,
-                    Execution::Proceeding,
-                    Finished::None,
-                    vec!["Verified; the recovery installs it at the next boot".into()],
-                ),
-            )?;
+            self.enter(st, &mut action, Phase::AwaitingRecovery)?;
+            let next = "Verified; the recovery installs it at the next boot";
+            self.proceeding(href, &id, next.into())?;
             return self.maybe_reboot(true, &id);
         }
-        self.send(
-            href,
-            &Feedback::new(
-                &id,
-                Execution::Proceeding,
-                Finished::None,
-                vec!["Installing".into()],
-            ),
-        )?;
+        self.proceeding(href, &id, "Installing".into())?;
         let done = match self.host.install(pkg, self.log) {
             Ok(d) => d,
             Err(e) => return Ok(self.close_failure(href, &id, &e)),
         };
-        action.phase = Phase::AwaitingBoot;
         action.target_slot = done.target_slot.clone();
         action.installed_from = done.from_slot.clone();
         action.version = done.version.clone();
-        action.since = now();
-        st.action = Some(action);
-        self.save(st)?;
+        self.enter(st, &mut action, Phase::AwaitingBoot)?;
         // The package is in the slot now: the cache is free again.
         download::clear(self.cache())?;
-        self.send(
-            href,
-            &Feedback::new(
-                &id,
-                Execution::Proceeding,
-                Finished::None,
-                vec![format!(
-                    "Installed into slot {}; waiting for the reboot and confirmation",
-                    done.target_slot.as_deref().unwrap_or("?")
-                )],
-            ),
-        )?;
+        let slot = done.target_slot.as_deref().unwrap_or("?");
+        let next = format!("Installed into slot {slot}; waiting for the reboot and confirmation");
+        self.proceeding(href, &id, next)?;
         self.maybe_reboot(false, &id)
     }
 
@@ -594,12 +572,13 @@ pub fn run(agent: &Agent<'_>) -> ! {
                 agent.log.line(&format!("poll failed: {}: {e}", e.code()));
                 if super::backoff::transient(&e) {
                     failures += 1;
-                    super::backoff::delay(failures, super::backoff::random_jitter())
-                } else {
-                    super::backoff::DEFAULT_SLEEP
                 }
+                super::backoff::pause_after(&e, failures, super::backoff::random_jitter())
             }
         };
+        agent
+            .log
+            .line(&format!("next poll in {} s", pause.as_secs()));
         std::thread::sleep(pause);
     }
 }

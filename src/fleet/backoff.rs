@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::error::FleetError;
+use super::http::Head;
 
 /// The first pause after an error.
 pub const BASE: Duration = Duration::from_secs(30);
@@ -42,4 +43,66 @@ pub fn random_jitter() -> f64 {
         return 0.5;
     }
     f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+}
+
+/// The pause before the next poll after `e`, the `failures`-th transient error in a row. A server
+/// that names its own pause (Retry-After on a 429 or 503) is obeyed, within 1 s..[`MAX`], and
+/// never answered sooner than it asked; otherwise [`delay`].
+pub fn pause_after(e: &FleetError, failures: u32, jitter: f64) -> Duration {
+    if let FleetError::Status {
+        retry_after: Some(secs),
+        ..
+    } = e
+    {
+        return Duration::from_secs(*secs).clamp(Duration::from_secs(1), MAX);
+    }
+    if transient(e) {
+        delay(failures, jitter)
+    } else {
+        DEFAULT_SLEEP
+    }
+}
+
+/// Retry-After of an answer, in seconds from `now` (Unix seconds): RFC 9110 allows
+/// delay-seconds or an HTTP-date (IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"); a date in the
+/// past is 0. Anything else is ignored.
+pub fn retry_after(head: &Head, now: u64) -> Option<u64> {
+    let v = head.header("retry-after")?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs);
+    }
+    http_date(v).map(|t| t.saturating_sub(now))
+}
+
+/// An IMF-fixdate as Unix seconds.
+fn http_date(v: &str) -> Option<u64> {
+    let f: Vec<&str> = v.split_ascii_whitespace().collect();
+    let [_, day, mon, year, time, "GMT"] = f[..] else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = MONTHS.iter().position(|x| *x == mon)? as u64 + 1;
+    let (d, y): (u64, u64) = (day.parse().ok()?, year.parse().ok()?);
+    let t: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, mi, s] = t[..] else { return None };
+    if !(1..=31).contains(&d) || y < 1970 || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// Days since 1970-01-01 of a Gregorian date (Howard Hinnant's days_from_civil, for y >= 1970).
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::FleetError;
-use super::http::{Client, Url};
+use super::http::{Client, Head, Url};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct Link {
@@ -319,21 +319,22 @@ impl Ddi {
         })
     }
 
-    fn ok(method: &'static str, url: &Url, status: u16) -> Result<(), FleetError> {
-        if (200..300).contains(&status) {
+    fn ok(method: &'static str, url: &Url, head: &Head) -> Result<(), FleetError> {
+        if (200..300).contains(&head.status) {
             Ok(())
         } else {
             Err(FleetError::Status {
                 method,
                 url: url.to_string(),
-                status,
+                status: head.status,
+                retry_after: super::backoff::retry_after(head, crate::util::unix_now()),
             })
         }
     }
 
     fn get_json<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T, FleetError> {
         let r = self.client.request("GET", url, None)?;
-        Self::ok("GET", url, r.head.status)?;
+        Self::ok("GET", url, &r.head)?;
         serde_json::from_slice(&r.body).map_err(|e| FleetError::Response {
             url: url.to_string(),
             reason: e.to_string(),
@@ -351,7 +352,7 @@ impl Ddi {
             reason: e.to_string(),
         })?;
         let r = self.client.request(method, url, Some(&body))?;
-        Self::ok(method, url, r.head.status)
+        Self::ok(method, url, &r.head)
     }
 
     pub fn poll(&self) -> Result<Root, FleetError> {

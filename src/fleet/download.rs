@@ -179,6 +179,7 @@ fn receive(
                 method: "GET",
                 url: url.to_string(),
                 status: s,
+                retry_after: super::backoff::retry_after(&head, crate::util::unix_now()),
             })
         }
     }

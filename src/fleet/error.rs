@@ -30,6 +30,8 @@ pub enum FleetError {
         method: &'static str,
         url: String,
         status: u16,
+        /// The answer's Retry-After, in seconds from when it arrived (429 and 503 carry it).
+        retry_after: Option<u64>,
     },
     #[error("{url}: invalid response: {reason}")]
     Response { url: String, reason: String },

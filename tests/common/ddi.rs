@@ -104,6 +104,8 @@ struct State {
     cancel: Option<(u32, u32)>,
     /// Downloads stall after this many bytes until cleared.
     stall_after: Option<u64>,
+    /// The next polls of the root answer 503 with this Retry-After, this many times.
+    busy: Option<(u32, String)>,
     seen: Seen,
 }
 
@@ -175,6 +177,11 @@ impl DdiServer {
 
     pub fn cancel(&self, cancel_id: u32, stop_id: u32) {
         self.state.lock().unwrap().cancel = Some((cancel_id, stop_id));
+    }
+
+    /// The next `times` polls of the root answer "503 Service Unavailable" with `retry_after`.
+    pub fn busy(&self, times: u32, retry_after: &str) {
+        self.state.lock().unwrap().busy = Some((times, retry_after.to_string()));
     }
 
     pub fn stall_after(&self, bytes: Option<u64>) {
@@ -304,6 +311,12 @@ fn serve<S: Read + Write>(stream: S, state: &Arc<Mutex<State>>) {
     let rest = &segs[4..];
     let mut st = state.lock().unwrap();
     match (method.as_str(), rest) {
+        ("GET", []) if st.busy.as_ref().is_some_and(|(n, _)| *n > 0) => {
+            let (n, after) = st.busy.as_mut().unwrap();
+            *n -= 1;
+            let extra = format!("Retry-After: {after}\r\n");
+            respond(&mut s, "503 Service Unavailable", b"{}", &extra);
+        }
         ("GET", []) => {
             let mut links = serde_json::Map::new();
             links.insert(

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use crate::fleet::backoff::*;
+use crate::fleet::http::Head;
 use crate::fleet::FleetError;
 
 fn status(s: u16) -> FleetError {
@@ -8,6 +9,7 @@ fn status(s: u16) -> FleetError {
         method: "GET",
         url: "u".into(),
         status: s,
+        retry_after: None,
     }
 }
 
@@ -45,4 +47,55 @@ fn delay_grows_is_capped_and_jittered() {
     let j = random_jitter();
     assert!((0.0..=1.0).contains(&j));
     assert!(delay(1, j) >= Duration::from_secs(22));
+}
+
+fn head(retry_after: &str) -> Head {
+    Head {
+        status: 503,
+        headers: vec![("Retry-After".into(), retry_after.into())],
+    }
+}
+
+#[test]
+fn retry_after_in_seconds_and_as_a_date() {
+    assert_eq!(retry_after(&head("120"), 0), Some(120));
+    assert_eq!(retry_after(&head(" 7 "), 0), Some(7));
+    // RFC 9110's example date is 784111777 in Unix seconds.
+    let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+    assert_eq!(retry_after(&head(date), 784_111_777 - 90), Some(90));
+    // A date already past means "now".
+    assert_eq!(retry_after(&head(date), 784_111_777 + 5), Some(0));
+    let leap = "Thu, 29 Feb 2024 00:00:00 GMT";
+    assert_eq!(retry_after(&head(leap), 1_709_164_800), Some(0));
+    assert_eq!(retry_after(&head(leap), 1_709_164_800 - 1), Some(1));
+    for bad in [
+        "soon",
+        "-5",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 25:00:00 GMT",
+    ] {
+        assert_eq!(retry_after(&head(bad), 0), None, "{bad}");
+    }
+    let none = Head {
+        status: 503,
+        headers: vec![],
+    };
+    assert_eq!(retry_after(&none, 0), None);
+}
+
+#[test]
+fn the_server_s_retry_after_beats_the_back_off() {
+    let asked = |secs| FleetError::Status {
+        method: "GET",
+        url: "u".into(),
+        status: 429,
+        retry_after: Some(secs),
+    };
+    assert_eq!(pause_after(&asked(600), 1, 0.0), Duration::from_secs(600));
+    // Bounded both ways: never a busy loop, never longer than the longest pause.
+    assert_eq!(pause_after(&asked(0), 1, 0.0), Duration::from_secs(1));
+    assert_eq!(pause_after(&asked(1 << 40), 1, 0.0), MAX);
+    // Without it: the back-off for transient errors, the normal interval otherwise.
+    assert_eq!(pause_after(&status(503), 2, 0.5), delay(2, 0.5));
+    assert_eq!(pause_after(&status(404), 2, 0.5), DEFAULT_SLEEP);
 }
