@@ -61,15 +61,71 @@ impl RawReader {
     }
 }
 
+/// A decoder's input: the entry's bounded compressed range, read through a buffer of at most
+/// `cap` bytes. Shared by the deflate and zstd decoders.
+pub(super) struct Compressed {
+    raw: RawReader,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Compressed {
+    pub(super) fn new(raw: RawReader, cap: usize) -> Self {
+        let cap = usize::try_from(raw.remaining).map_or(cap, |r| r.clamp(1, cap));
+        Compressed {
+            raw,
+            buf: vec![0u8; cap],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Refills the buffer once it is used up; true when the compressed range is all read.
+    pub(super) fn refill(&mut self) -> Result<bool, ZipError> {
+        if self.start >= self.end && self.raw.remaining > 0 {
+            self.end = self.raw.read(&mut self.buf)?;
+            self.start = 0;
+        }
+        Ok(self.raw.remaining == 0)
+    }
+
+    /// The bytes read and not yet consumed.
+    pub(super) fn unread(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+
+    pub(super) fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+    }
+
+    /// After a pass of the decoder that produced nothing: every pass must consume input or find
+    /// the buffer empty, and an empty buffer at the end of the range means the data stops inside
+    /// the stream. Returns the complaint (`ends` says what the data ends before).
+    pub(super) fn stalled(&self, consumed: usize, eof: bool, ends: &str) -> Option<String> {
+        if consumed > 0 {
+            None
+        } else if self.start < self.end {
+            Some("decoder makes no progress".into())
+        } else if eof {
+            Some(format!("compressed data ends {ends}"))
+        } else {
+            None
+        }
+    }
+
+    /// Compressed bytes not consumed (buffered plus unread).
+    pub(super) fn left(&self) -> u64 {
+        (self.end.saturating_sub(self.start) as u64).saturating_add(self.raw.remaining)
+    }
+}
+
 const INFLATE_INPUT_BUFFER: usize = 32 * 1024;
 
 /// Raw deflate decoder over a `RawReader`, tracking the end of the stream so
 /// that truncated streams and trailing garbage are detected.
 struct Inflater {
-    raw: RawReader,
-    input: Vec<u8>,
-    start: usize,
-    end: usize,
+    input: Compressed,
     state: Decompress,
     stream_end: bool,
     name: String,
@@ -77,13 +133,8 @@ struct Inflater {
 
 impl Inflater {
     fn new(raw: RawReader, name: &str) -> Self {
-        let cap = usize::try_from(raw.remaining)
-            .map_or(INFLATE_INPUT_BUFFER, |r| r.clamp(1, INFLATE_INPUT_BUFFER));
         Inflater {
-            raw,
-            input: vec![0u8; cap],
-            start: 0,
-            end: 0,
+            input: Compressed::new(raw, INFLATE_INPUT_BUFFER),
             state: Decompress::new(false),
             stream_end: false,
             name: name.to_owned(),
@@ -99,17 +150,11 @@ impl Inflater {
         if self.stream_end || dst.is_empty() {
             return Ok(0);
         }
-        // Every pass either consumes input, refills the (exhausted) input
-        // buffer from the bounded compressed range, produces output and
-        // returns, or fails; so the loop ends within ~2 * compressed_size
-        // passes.
+        // Every pass either consumes input, refills the (exhausted) input buffer from the
+        // bounded compressed range, produces output and returns, or fails; so the loop ends
+        // within ~2 * compressed_size passes.
         loop {
-            if self.start >= self.end && self.raw.remaining > 0 {
-                self.end = self.raw.read(&mut self.input)?;
-                self.start = 0;
-            }
-            let eof = self.raw.remaining == 0;
-            let input = self.input.get(self.start..self.end).unwrap_or_default();
+            let eof = self.input.refill()?;
             let flush = if eof {
                 FlushDecompress::Finish
             } else {
@@ -118,36 +163,27 @@ impl Inflater {
             let (in_before, out_before) = (self.state.total_in(), self.state.total_out());
             let status = self
                 .state
-                .decompress(input, dst, flush)
-                .map_err(|e| self.corrupt(&e.to_string()))?;
+                .decompress(self.input.unread(), dst, flush)
+                .map_err(|e| corrupt(format!("deflate data of {:?}: {e}", self.name)))?;
             let consumed = self.state.total_in().saturating_sub(in_before);
             let produced = self.state.total_out().saturating_sub(out_before);
             let consumed = usize::try_from(consumed).unwrap_or(usize::MAX);
             let produced = usize::try_from(produced)
                 .unwrap_or(usize::MAX)
                 .min(dst.len());
-            self.start = self.start.saturating_add(consumed).min(self.end);
-            match status {
-                Status::StreamEnd => {
-                    self.stream_end = true;
-                    return Ok(produced);
-                }
-                Status::Ok | Status::BufError => {
-                    if produced > 0 {
-                        return Ok(produced);
-                    }
-                    if consumed == 0 {
-                        if self.start < self.end {
-                            return Err(self.corrupt("decoder makes no progress"));
-                        }
-                        if eof {
-                            return Err(
-                                self.corrupt("compressed data ends before the deflate stream")
-                            );
-                        }
-                        // Input buffer exhausted: refilled at the top.
-                    }
-                }
+            self.input.consume(consumed);
+            if status == Status::StreamEnd {
+                self.stream_end = true;
+                return Ok(produced);
+            }
+            if produced > 0 {
+                return Ok(produced);
+            }
+            if let Some(why) = self
+                .input
+                .stalled(consumed, eof, "before the deflate stream")
+            {
+                return Err(self.corrupt(&why));
             }
         }
     }
@@ -158,7 +194,7 @@ impl Inflater {
         if !self.stream_end {
             return Err(self.corrupt("deflate stream does not end"));
         }
-        let left = (self.end.saturating_sub(self.start) as u64).saturating_add(self.raw.remaining);
+        let left = self.input.left();
         if left > 0 {
             return Err(self.corrupt(&format!(
                 "{left} bytes of compressed data after the end of the deflate stream"

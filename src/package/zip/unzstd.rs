@@ -14,7 +14,7 @@ use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
 use zstd::zstd_safe::DParameter;
 
 use super::error::{corrupt, ZipError};
-use super::reader::RawReader;
+use super::reader::{Compressed, RawReader};
 
 /// log2 of the largest zstd window accepted: 8 MiB. Covers every zstd level up to 19 (levels
 /// 20-22 and `--long` ask for 2^25 to 2^31).
@@ -29,10 +29,7 @@ const WINDOW_TOO_LARGE: &str = "Frame requires too much memory for decoding";
 /// A zstd decoder over the entry's compressed range, tracking the end of the (single) frame so
 /// truncated frames and trailing data are detected.
 pub(super) struct Unzstd {
-    raw: RawReader,
-    input: Vec<u8>,
-    start: usize,
-    end: usize,
+    input: Compressed,
     /// None when libzstd could not make a context (out of memory): reported on first read.
     decoder: Option<Decoder<'static>>,
     frame_end: bool,
@@ -41,17 +38,13 @@ pub(super) struct Unzstd {
 
 impl Unzstd {
     pub(super) fn new(raw: RawReader, name: &str) -> Self {
-        let cap = usize::try_from(raw.remaining).map_or(INPUT_BUFFER, |r| r.clamp(1, INPUT_BUFFER));
         let decoder = Decoder::new().ok().and_then(|mut d| {
             d.set_parameter(DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))
                 .ok()
                 .map(|()| d)
         });
         Unzstd {
-            raw,
-            input: vec![0u8; cap],
-            start: 0,
-            end: 0,
+            input: Compressed::new(raw, INPUT_BUFFER),
             decoder,
             frame_end: false,
             name: name.to_owned(),
@@ -71,13 +64,8 @@ impl Unzstd {
         // compressed range, produces output and returns, or fails: the loop is bounded by
         // ~2 * compressed_size passes.
         loop {
-            if self.start >= self.end && self.raw.remaining > 0 {
-                self.end = self.raw.read(&mut self.input)?;
-                self.start = 0;
-            }
-            let eof = self.raw.remaining == 0;
-            let input = self.input.get(self.start..self.end).unwrap_or_default();
-            let mut inb = InBuffer::around(input);
+            let eof = self.input.refill()?;
+            let mut inb = InBuffer::around(self.input.unread());
             let mut outb = OutBuffer::around(&mut *dst);
             let Some(decoder) = self.decoder.as_mut() else {
                 return Err(self.corrupt("cannot create a zstd decoder"));
@@ -93,7 +81,7 @@ impl Unzstd {
                 Err(e) => return Err(self.corrupt(&e.to_string())),
             };
             let (consumed, produced) = (inb.pos(), outb.pos());
-            self.start = self.start.saturating_add(consumed).min(self.end);
+            self.input.consume(consumed);
             if hint == 0 {
                 // The frame is decoded and flushed completely.
                 self.frame_end = true;
@@ -102,13 +90,8 @@ impl Unzstd {
             if produced > 0 {
                 return Ok(produced);
             }
-            if consumed == 0 {
-                if self.start < self.end {
-                    return Err(self.corrupt("decoder makes no progress"));
-                }
-                if eof {
-                    return Err(self.corrupt("compressed data ends inside the zstd frame"));
-                }
+            if let Some(why) = self.input.stalled(consumed, eof, "inside the zstd frame") {
+                return Err(self.corrupt(&why));
             }
         }
     }
@@ -118,7 +101,7 @@ impl Unzstd {
         if !self.frame_end {
             return Err(self.corrupt("zstd frame does not end"));
         }
-        let left = (self.end.saturating_sub(self.start) as u64).saturating_add(self.raw.remaining);
+        let left = self.input.left();
         if left > 0 {
             return Err(self.corrupt(&format!(
                 "{left} bytes of compressed data after the end of the zstd frame"
