@@ -602,6 +602,35 @@ fn snapshot_log_and_last_install() {
 }
 
 #[test]
+fn last_install_shows_where_the_install_stands() {
+    use crate::state::InstallState;
+    let pending = (InstallState::Pending, None, "pending");
+    let fell_back = (InstallState::FellBack, Some(Code::FellBack), "fell_back");
+    for (state, code, name) in [pending, fell_back] {
+        let words = match state {
+            InstallState::Pending => "pending: waiting for confirmation",
+            _ => "returned to the previous version",
+        };
+        let mut a = app();
+        key(&mut a, Key::Down, 0.1);
+        key(&mut a, Key::Enter, 0.2);
+        let mut r = record(code, 1 << 20);
+        if let Some(c) = code {
+            r.message = format!("{}: the bootloader returned to slot a", c.name());
+        }
+        r.state = Some(state);
+        r.state_changed_at = Some("2026-11-21T23:01:00Z".into());
+        a.update(Msg::LastInstall(Some(Box::new(r))), secs(0.3));
+        let t = screen_text(&a, 80, 25);
+        assert!(
+            t.contains(&format!("State     {words} (since 2026-11-21T23:01:00Z)")),
+            "{t}"
+        );
+        snap(&format!("last_install_{name}"), &a);
+    }
+}
+
+#[test]
 fn snapshot_wipe_needs_two_confirmations_and_reports_its_code() {
     let mut a = app();
     for _ in 0..3 {

@@ -100,6 +100,9 @@ pub(super) fn last_install(
             if let Some(s) = &r.target_slot {
                 l.push(row("Slot", s.clone()));
             }
+            if let Some(state) = r.state {
+                l.push(state_row(state, r.state_changed_at.as_deref()));
+            }
             l.push(row("Started", r.started_at.clone()));
             l.push(row(
                 "Took",
@@ -119,4 +122,20 @@ pub(super) fn last_install(
     let [top, bottom] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
     frame.render_widget(Paragraph::new(Line::styled("> Back", selected())), bottom);
+}
+
+/// Where the install stands in the A/B life (docs/SLOTS.md), in words, with when it got there.
+fn state_row(state: crate::state::InstallState, since: Option<&str>) -> Line<'static> {
+    use crate::state::InstallState;
+    let (text, style) = match state {
+        InstallState::Pending => ("pending: waiting for confirmation", bold()),
+        InstallState::Confirmed => ("confirmed", green()),
+        InstallState::FellBack => ("returned to the previous version", red()),
+        InstallState::Failed => ("failed", red()),
+    };
+    let since = since.map(|t| format!(" (since {t})")).unwrap_or_default();
+    Line::from(vec![
+        Span::styled(format!("{:<10}", "State"), bold()),
+        Span::styled(format!("{text}{since}"), style),
+    ])
 }
