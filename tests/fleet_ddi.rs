@@ -93,6 +93,30 @@ fn a_backup_pin_is_accepted_and_the_poll_sends_config_data() {
 }
 
 #[test]
+fn a_private_ca_alone_is_trusted_and_another_ca_is_refused() {
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let (cert, ca) = make_ca_signed_cert(&fx.dir, "fleet");
+    let server = DdiServer::start_with(cert);
+    let ca_line = format!("ca_file = \"{}\"", ca.display());
+    fleet_profile(&fx, &server, &[], &ca_line);
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(server.config_data().len(), 1, "{:?}", server.requests());
+
+    // The same server, and a profile that trusts a different CA: the handshake fails (9133)
+    // before one request is made.
+    let fx2 = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    let (_, other_ca) = make_ca_signed_cert(&fx2.dir, "other");
+    let before = server.requests().len();
+    let other_line = format!("ca_file = \"{}\"", other_ca.display());
+    fleet_profile(&fx2, &server, &[], &other_line);
+    let out = agent_once(&fx2);
+    assert_eq!(exit_code(&out), 133, "{}", text(&out));
+    assert!(text(&out).contains("9133"), "{}", text(&out));
+    assert_eq!(server.requests().len(), before, "{:?}", server.requests());
+}
+
+#[test]
 fn plain_http_server_is_refused_without_allow_http() {
     let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
     let server = DdiServer::start(&fx.dir);
@@ -501,5 +525,73 @@ fn the_service_loop_obeys_retry_after_then_installs() {
     assert_eq!(log.matches("answered 503").count(), 2, "{log}");
     assert!(log.contains("next poll in 1 s"), "{log}");
     // The running slot was never touched.
+    assert_eq!(slot_a(&fx), a);
+}
+
+/// `agent --once` that the kernel kills (SIGXFSZ) at its first write at or past `limit` bytes
+/// into any file: a power cut that lands inside the slot write, at the same byte every run.
+fn agent_killed_past(fx: &Fixture, limit: u64) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = agent_cmd(fx);
+    // SAFETY: between fork and exec only setrlimit(2), which is async-signal-safe, runs.
+    unsafe {
+        c.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    run(&mut c)
+}
+
+#[test]
+fn an_agent_killed_inside_the_install_installs_again_at_the_next_start() {
+    use std::os::unix::process::ExitStatusExt;
+    let fx = Fixture::new(recovery_updater::device::SlotMode::Ab);
+    running_from(&fx, recovery_updater::device::Slot::A);
+    let a = slot_a(&fx);
+    let server = DdiServer::start(&fx.dir);
+    let pkg = fx.good_package();
+    // First only the download (update = skip), so the package is in the cache.
+    server.offer(Some(Offer {
+        update: "skip",
+        ..Offer::forced(41, &pkg)
+    }));
+    let cache = fleet_profile(&fx, &server, &[&server.cert.pin], "");
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(cache_files(&cache).contains(&"package.zip".to_string()));
+    // Then the install, killed when the 1.5 MiB system image passes 1 MiB into system_b.
+    server.offer(Some(Offer::forced(41, &pkg)));
+    let out = agent_killed_past(&fx, 1 << 20);
+    assert_eq!(out.status.signal(), Some(libc::SIGXFSZ), "{}", text(&out));
+    let st: serde_json::Value =
+        serde_json::from_slice(&fs::read(cache.join("agent.json")).unwrap()).unwrap();
+    assert_eq!(st["action"]["phase"], "installing", "{st}");
+    assert!(
+        !server
+            .feedback()
+            .iter()
+            .any(|(_, v)| v["status"]["execution"] == "closed"),
+        "{:?}",
+        server.feedback()
+    );
+    let status = run(bin().args(["status", "--json", "--device"]).arg(&fx.device));
+    assert_eq!(last_json(&status)["active_slot"], "a", "{}", text(&status));
+    assert_eq!(slot_a(&fx), a);
+    // The next start installs again (the engine resumes its own journal) and reports it.
+    let out = agent_once(&fx);
+    assert!(out.status.success(), "{}", text(&out));
+    let (exec, _, details) = server.last_feedback();
+    assert_eq!(exec, "proceeding");
+    assert!(details.contains("Installed into slot b"), "{details}");
+    let system = fs::read(fx.dir.join("build/system.img")).unwrap();
+    let b = fs::read(fx.part("system_b.img")).unwrap();
+    assert_eq!(&b[..system.len()], &system[..]);
     assert_eq!(slot_a(&fx), a);
 }

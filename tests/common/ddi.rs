@@ -57,6 +57,72 @@ pub fn make_cert(dir: &Path, name: &str) -> ServerCert {
     }
 }
 
+/// A private CA (`<name>-ca.crt`, CA:TRUE) and a server certificate it signed (as
+/// [`make_cert`]'s: EC P-256, CA:FALSE, serverAuth, SAN localhost and 127.0.0.1). Returns the
+/// server certificate (its file holds the leaf then the CA) and the CA certificate's path.
+pub fn make_ca_signed_cert(dir: &Path, name: &str) -> (ServerCert, PathBuf) {
+    let ca = dir.join(format!("{name}-ca.crt"));
+    let ca_key = dir.join(format!("{name}-ca.key"));
+    sh(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN={name} test CA")])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .arg("-keyout")
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&ca));
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let leaf = dir.join(format!("{name}.leaf.crt"));
+    sh(Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr));
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    sh(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-in"])
+        .arg(&csr)
+        .arg("-CA")
+        .arg(&ca)
+        .arg("-CAkey")
+        .arg(&ca_key)
+        .args(["-CAcreateserial", "-extfile"])
+        .arg(&ext)
+        .arg("-out")
+        .arg(&leaf));
+    let cert = dir.join(format!("{name}.crt"));
+    let chain = [std::fs::read(&leaf).unwrap(), std::fs::read(&ca).unwrap()].concat();
+    std::fs::write(&cert, chain).unwrap();
+    let pin = sh(Command::new("sh").arg("-c").arg(format!(
+        "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform der \
+         | openssl dgst -sha256 -binary | openssl base64 -A",
+        leaf.display()
+    )));
+    let cert = ServerCert {
+        cert,
+        key,
+        pin: format!("sha256//{}", pin.trim()),
+    };
+    (cert, ca)
+}
+
 /// The deployment the server offers.
 #[derive(Clone, Debug)]
 pub struct Offer {
@@ -119,7 +185,11 @@ pub struct DdiServer {
 impl DdiServer {
     /// Starts on 127.0.0.1 (a free port) with TLS, certificate made in `dir`.
     pub fn start(dir: &Path) -> DdiServer {
-        let cert = make_cert(dir, "server");
+        DdiServer::start_with(make_cert(dir, "server"))
+    }
+
+    /// Starts on 127.0.0.1 (a free port) presenting `cert` (its file may hold a chain).
+    pub fn start_with(cert: ServerCert) -> DdiServer {
         let certs: Vec<CertificateDer<'static>> =
             pem::parse_many(std::fs::read(&cert.cert).unwrap())
                 .unwrap()
