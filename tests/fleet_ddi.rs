@@ -528,27 +528,6 @@ fn the_service_loop_obeys_retry_after_then_installs() {
     assert_eq!(slot_a(&fx), a);
 }
 
-/// `agent --once` that the kernel kills (SIGXFSZ) at its first write at or past `limit` bytes
-/// into any file: a power cut that lands inside the slot write, at the same byte every run.
-fn agent_killed_past(fx: &Fixture, limit: u64) -> Output {
-    use std::os::unix::process::CommandExt;
-    let mut c = agent_cmd(fx);
-    // SAFETY: between fork and exec only setrlimit(2), which is async-signal-safe, runs.
-    unsafe {
-        c.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    run(&mut c)
-}
-
 #[test]
 fn an_agent_killed_inside_the_install_installs_again_at_the_next_start() {
     use std::os::unix::process::ExitStatusExt;
@@ -568,7 +547,7 @@ fn an_agent_killed_inside_the_install_installs_again_at_the_next_start() {
     assert!(cache_files(&cache).contains(&"package.zip".to_string()));
     // Then the install, killed when the 1.5 MiB system image passes 1 MiB into system_b.
     server.offer(Some(Offer::forced(41, &pkg)));
-    let out = agent_killed_past(&fx, 1 << 20);
+    let out = run(killed_past(&mut agent_cmd(&fx), 1 << 20));
     assert_eq!(out.status.signal(), Some(libc::SIGXFSZ), "{}", text(&out));
     let st: serde_json::Value =
         serde_json::from_slice(&fs::read(cache.join("agent.json")).unwrap()).unwrap();
