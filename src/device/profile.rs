@@ -105,6 +105,22 @@ pub enum InitMode {
     Menu,
     /// Factory line / headless: install the first valid package found, then `after`.
     Headless,
+    /// Wait for `adb connect` + `adb sideload` on `[init] sideload_listen` (after bringing up
+    /// `[init.network]`), install what arrives, then `after`.
+    Sideload,
+}
+
+/// `[init.network]`: one interface with a static IPv4 address, brought up by the init (for
+/// `adb connect` in sideload mode). No DHCP: a factory line or a QEMU user network knows the
+/// address.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkDef {
+    /// The interface (e.g. "eth0"); default the first one in /sys/class/net other than `lo`.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// "ADDRESS/PREFIX", e.g. "10.0.2.15/24" (QEMU's user network).
+    pub address: String,
 }
 
 /// A filesystem the init mounts read-write before anything else (the state partition).
@@ -161,6 +177,12 @@ pub struct InitDef {
     /// start-up wait for block devices).
     #[serde(default = "default_storage_wait_secs")]
     pub storage_wait_secs: u64,
+    /// Brought up before the plan runs (`lo` always, then this interface).
+    #[serde(default)]
+    pub network: Option<NetworkDef>,
+    /// Where sideload mode listens for `adb connect` (default "0.0.0.0:5555").
+    #[serde(default = "default_sideload_listen")]
+    pub sideload_listen: String,
 }
 
 impl InitDef {
@@ -185,6 +207,9 @@ fn default_true() -> bool {
 fn default_storage_wait_secs() -> u64 {
     30
 }
+fn default_sideload_listen() -> String {
+    format!("0.0.0.0:{}", crate::sideload::DEFAULT_PORT)
+}
 fn default_run_dir() -> PathBuf {
     PathBuf::from("/run/recovery")
 }
@@ -205,6 +230,8 @@ impl Default for InitDef {
             run_dir: default_run_dir(),
             viewport: None,
             storage_wait_secs: default_storage_wait_secs(),
+            network: None,
+            sideload_listen: default_sideload_listen(),
         }
     }
 }

@@ -244,6 +244,14 @@ impl Session {
                 let (ok, r) = headless(device, &mut look);
                 done(ok, r)
             }
+            Plan::Sideload => {
+                let (ok, r, chosen) = sideload(&self.device);
+                Done {
+                    success: ok,
+                    record: r,
+                    chosen,
+                }
+            }
             Plan::Menu => {
                 let profile = self.device.profile();
                 let viewport = super::viewport(profile.init.viewport.as_deref(), &self.cmdline);
@@ -356,6 +364,21 @@ fn setup_system(profile: &Profile, warnings: &mut Vec<String>) -> Result<(), Err
         )?;
         if !made.is_empty() {
             say(&format!("/dev/block/by-name: {}", made.join(", ")));
+        }
+    }
+    if let Some(net) = &profile.init.network {
+        // Drivers probe asynchronously after their module loads: the interface may take a
+        // moment to appear.
+        match super::net::bring_up(
+            net,
+            Path::new("/sys/class/net"),
+            std::time::Duration::from_secs(10),
+        ) {
+            Ok(done) => say(&format!("network: {done}")),
+            Err(e) => {
+                show_error(&e);
+                warnings.push(e.to_string());
+            }
         }
     }
     for m in &profile.init.mounts {
@@ -497,7 +520,20 @@ fn describe(plan: &Plan) -> String {
         ),
         Plan::BadCommand(e) => format!("invalid OTA command ({e})"),
         Plan::Headless => "headless install of the first valid package found".into(),
+        Plan::Sideload => "install what `adb sideload` sends".into(),
         Plan::Menu => "menu".into(),
+    }
+}
+
+/// Sideload mode: serves adb on `[init] sideload_listen` through the same facade as the
+/// `sideload` command until a package was installed (its record, saved by the engine) or the host
+/// asked for a reboot (the power action it chose).
+fn sideload(device: &ProfileDevice) -> (bool, Option<InstallRecord>, Option<PowerAction>) {
+    let listen = &device.profile().init.sideload_listen;
+    let mut sink = crate::ui::plain::PlainReporter::stderr();
+    match app::sideload::sideload(listen, device, &mut sink, &Options::default()) {
+        app::sideload::Ended::Installed(r) => (r.success(), Some(*r), None),
+        app::sideload::Ended::Power(action, _) => (true, None, Some(action)),
     }
 }
 

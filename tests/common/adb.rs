@@ -108,6 +108,27 @@ impl Adb {
         );
     }
 
+    /// `adb connect ADDR` again and again until `adb devices` lists it in state `sideload` (a
+    /// device still booting: QEMU's port forward accepts, then drops the link). Panics with the
+    /// last answers at `deadline`.
+    pub fn connect_until(&self, addr: &str, deadline: Instant) {
+        loop {
+            let _ = self.cmd().args(["disconnect", addr]).output();
+            let said = tool_output(self.cmd().args(["connect", addr]));
+            std::thread::sleep(Duration::from_millis(300));
+            let devices = sh(self.cmd().arg("devices"));
+            if devices.contains(&format!("{addr}\tsideload")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{addr} never showed up in state sideload: connect said {:?}; adb devices: {devices}",
+                String::from_utf8_lossy(&said.stdout)
+            );
+            std::thread::sleep(Duration::from_millis(700));
+        }
+    }
+
     /// `adb -s ADDR sideload PKG`, whatever its status.
     pub fn sideload(&self, addr: &str, pkg: &Path) -> Output {
         tool_output(self.cmd().args(["-s", addr, "sideload"]).arg(pkg))
