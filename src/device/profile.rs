@@ -847,6 +847,23 @@ path = "/dev/block/by-name/boot_{slot}"
 "#;
 
     #[test]
+    fn init_sideload_mode_and_network() {
+        let text = format!(
+            "{BASE}[init]\nmode = \"sideload\"\n[init.network]\naddress = \"10.0.2.15/24\"\n"
+        );
+        let p = Profile::parse(&text, Path::new("/r/d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.init.mode, InitMode::Sideload);
+        assert_eq!(p.init.sideload_listen, "0.0.0.0:5555");
+        let net = p.init.network.unwrap();
+        assert_eq!(
+            (net.interface, net.address.as_str()),
+            (None, "10.0.2.15/24")
+        );
+        let typo = format!("{BASE}[init.network]\naddress = \"10.0.2.15/24\"\niface = \"eth0\"\n");
+        assert!(Profile::parse(&typo, Path::new("/r/d.toml"), Path::new("/r")).is_err());
+    }
+
+    #[test]
     fn init_wipe_uboot_and_auto_battery() {
         let text = format!(
             "battery = \"auto\"\n{BASE}[[wipe]]\nname = \"userdata\"\npath = \"/dev/block/by-name/userdata\"\nrole = \"data\"\n\
