@@ -97,6 +97,13 @@ impl Adb {
         c
     }
 
+    /// Points `cmd` (e.g. the station, which runs `adb` and talks to its server) at this adb's
+    /// private server and HOME.
+    pub fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("HOME", self.home.path())
+            .env("ANDROID_ADB_SERVER_PORT", self.port.to_string())
+    }
+
     /// `adb connect ADDR`; insists the device shows up in state `sideload`.
     pub fn connect(&self, addr: &str) {
         let said = sh(self.cmd().args(["connect", addr]));
