@@ -8,6 +8,7 @@
 //! `sideload`), `adb sideload update.zip` exits 0; after QEMU powers off, slot b's disks hold the
 //! images byte for byte, misc marks b active, last_install.json says code 0.
 //! Boot 2: a tampered package: `adb sideload` exits non-zero, 9012 is recorded, no disk changed.
+//! Boot 3: `adb reboot recovery`: the init restarts with reboot(2)'s command "recovery".
 //!
 //! Needs what tests/qemu_e2e.rs needs plus Debian's `adb`; `.ci/run` runs it with `--ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +17,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::adb::{free_port, Adb};
@@ -240,9 +241,9 @@ file = "system.img"
     (tmp, m, package)
 }
 
-/// Boots, waits for the device in state `sideload`, runs `adb sideload pkg`; returns adb's
-/// output, the sideload's wall time, and the console after QEMU powered off.
-fn boot_and_sideload(m: &Machine, name: &str, pkg: &Path) -> (std::process::Output, f64, String) {
+/// Boots, waits for the device in state `sideload`, runs `adb ARGS...` on it; returns adb's
+/// output, its wall time, and the console after QEMU stopped (power off or reboot).
+fn boot_and_adb(m: &Machine, name: &str, args: &[&std::ffi::OsStr]) -> (Output, f64, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let t = Instant::now();
@@ -251,20 +252,24 @@ fn boot_and_sideload(m: &Machine, name: &str, pkg: &Path) -> (std::process::Outp
     adb.connect_until(&addr, t + Duration::from_secs(90));
     let ready = t.elapsed().as_secs_f64();
     let s = Instant::now();
-    let host = adb.sideload(&addr, pkg);
+    let host = tool_output(adb.cmd().args(["-s", &addr]).args(args));
     let secs = s.elapsed().as_secs_f64();
     drop(adb);
     let console = guest.wait(t + Duration::from_secs(150));
     eprintln!(
-        "{name}: in state sideload after {ready:.1} s; adb sideload {secs:.1} s; QEMU ran {:.1} s",
+        "{name}: in state sideload after {ready:.1} s; adb {secs:.1} s; QEMU ran {:.1} s",
         t.elapsed().as_secs_f64()
     );
     fs::write(m.dir.join(format!("{name}.adb.log")), text(&host)).unwrap();
     (host, secs, console)
 }
 
+fn boot_and_sideload(m: &Machine, name: &str, pkg: &Path) -> (Output, f64, String) {
+    boot_and_adb(m, name, &["sideload".as_ref(), pkg.as_os_str()])
+}
+
 #[test]
-#[ignore = "boots qemu-system-x86_64 twice (~60 s); .ci/run runs it with --ignored after building the musl binary and fetching the kernel"]
+#[ignore = "boots qemu-system-x86_64 three times (~70 s); .ci/run runs it with --ignored after building the musl binary and fetching the kernel"]
 fn qemu_recovery_receives_adb_sideload_over_virtio_net() {
     let (_tmp, m, package) = setup();
     let before = m.snapshot();
@@ -325,5 +330,22 @@ fn qemu_recovery_receives_adb_sideload_over_virtio_net() {
     assert_eq!(rec["code"], 9012, "{rec:#}\n{console}");
     for ((name, a), (_, b)) in after_first.iter().zip(m.snapshot().iter()) {
         assert!(a == b, "{name} changed by a refused package");
+    }
+
+    // Boot 3: `adb reboot recovery` makes the init restart with the command "recovery"
+    // (reboot(2) RESTART2; QEMU's -no-reboot turns the restart into an exit). No install.
+    let (_, _, console) = boot_and_adb(
+        &m,
+        "reboot-recovery",
+        &["reboot".as_ref(), "recovery".as_ref()],
+    );
+    assert!(console.contains("next: recovery"), "{console}");
+    assert!(
+        console.contains("Restarting system with command 'recovery'"),
+        "the kernel got the restart command:\n{console}"
+    );
+    assert_eq!(m.last_install()["code"], 9012, "no new record");
+    for ((name, a), (_, b)) in after_first.iter().zip(m.snapshot().iter()) {
+        assert!(a == b, "{name} changed by a reboot");
     }
 }
