@@ -490,6 +490,24 @@ impl RawProfile {
                 regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
             }
         }
+        if let Some(n) = &self.init.network {
+            parse_cidr(&n.address)
+                .map_err(|e| invalid(path, format!("init.network.address {e}")))?;
+        }
+        if self
+            .init
+            .sideload_listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return Err(invalid(
+                path,
+                format!(
+                    "init.sideload_listen {:?}: want ADDRESS:PORT, e.g. 0.0.0.0:5555",
+                    self.init.sideload_listen
+                ),
+            ));
+        }
         if let Some(v) = &self.init.viewport {
             if parse_viewport(v).is_none() {
                 return Err(invalid(
@@ -710,6 +728,23 @@ impl Profile {
     }
 }
 
+/// Parses "A.B.C.D/PREFIX" into the address and its netmask (prefix 0..=32).
+pub fn parse_cidr(text: &str) -> Result<(std::net::Ipv4Addr, std::net::Ipv4Addr), String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?}: give ADDRESS/PREFIX, e.g. 10.0.2.15/24"))?;
+    let addr: std::net::Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("{text:?}: {addr:?} is not an IPv4 address"))?;
+    let prefix: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("{text:?}: the prefix must be 0..=32"))?;
+    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+    Ok((addr, std::net::Ipv4Addr::from(mask)))
+}
+
 /// Parses "COLSxROWS" (both 1..=1000).
 pub fn parse_viewport(s: &str) -> Option<(u16, u16)> {
     let (c, r) = s.split_once('x')?;
@@ -861,6 +896,18 @@ path = "/dev/block/by-name/boot_{slot}"
         );
         let typo = format!("{BASE}[init.network]\naddress = \"10.0.2.15/24\"\niface = \"eth0\"\n");
         assert!(Profile::parse(&typo, Path::new("/r/d.toml"), Path::new("/r")).is_err());
+        for bad in [
+            "[init.network]\naddress = \"10.0.2.15\"\n",
+            "[init]\nsideload_listen = \"5555\"\n",
+        ] {
+            let e = Profile::parse(
+                &format!("{BASE}{bad}"),
+                Path::new("/r/d.toml"),
+                Path::new("/r"),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("init."), "{e}");
+        }
     }
 
     #[test]

@@ -9,25 +9,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::device::profile::NetworkDef;
+use crate::device::profile::{parse_cidr, NetworkDef};
 use crate::Error;
-
-/// Parses "A.B.C.D/PREFIX" into the address and its netmask (prefix 0..=32).
-pub fn parse_cidr(text: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
-    let (addr, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("{text:?}: give ADDRESS/PREFIX, e.g. 10.0.2.15/24"))?;
-    let addr: Ipv4Addr = addr
-        .parse()
-        .map_err(|_| format!("{text:?}: {addr:?} is not an IPv4 address"))?;
-    let prefix: u32 = prefix
-        .parse()
-        .ok()
-        .filter(|p| *p <= 32)
-        .ok_or_else(|| format!("{text:?}: the prefix must be 0..=32"))?;
-    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
-    Ok((addr, Ipv4Addr::from(mask)))
-}
 
 /// The interface to configure: the profile's, else the first (by name) in `sys_class_net`
 /// that is not `lo`. `None` while it has not appeared.
