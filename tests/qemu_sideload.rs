@@ -1,8 +1,9 @@
 //! `adb sideload` into the recovery booted under QEMU: the static musl binary is PID 1 (/init) on
 //! Debian's amd64 kernel, with a virtio NIC on QEMU's user network whose host port forwards to
-//! the guest's 5555 (`recovery/boot-qemu.sh --net PORT`). The profile says `[init] mode =
-//! "sideload"` and `[init.network]` 10.0.2.15/24 on eth0: the init loads virtio_net (and what
-//! modules.dep says it needs), brings up lo and eth0 with ioctls, and waits for adb.
+//! the guest's 5555 (`recovery/boot-qemu.sh --net PORT`). The profile adds `[init.network]`
+//! 10.0.2.15/24 on eth0 and `sideload_when_nothing_found` to the headless QEMU profile: the init
+//! loads virtio_net (and what modules.dep says it needs), brings up lo and eth0 with ioctls, finds
+//! no card (boot 1) or is told `recovery.mode=sideload` (boots 2 and 3), and waits for adb.
 //!
 //! Boot 1: Debian's `adb connect 127.0.0.1:PORT` (retried until the device shows in state
 //! `sideload`), `adb sideload update.zip` exits 0; after QEMU powers off, slot b's disks hold the
@@ -99,8 +100,9 @@ impl Machine {
             .collect()
     }
 
-    /// Starts QEMU with the host's `port` forwarded to the guest's 5555.
-    fn start(&self, name: &str, port: u16) -> Guest {
+    /// Starts QEMU with the host's `port` forwarded to the guest's 5555 and `append` on the
+    /// kernel command line.
+    fn start(&self, name: &str, port: u16, append: &str) -> Guest {
         let console = self.dir.join(format!("{name}.console.log"));
         let mut cmd = Command::new(root().join("recovery/boot-qemu.sh"));
         cmd.arg(&self.kernel).arg(&self.initrd);
@@ -108,6 +110,9 @@ impl Machine {
             cmd.arg("--disk").arg(format!("{n}={}", p.display()));
         }
         cmd.arg("--net").arg(port.to_string());
+        if !append.is_empty() {
+            cmd.arg("--append").arg(append);
+        }
         cmd.env("TIMEOUT", "150")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&console).unwrap())
@@ -136,13 +141,17 @@ impl Machine {
     }
 }
 
-/// The QEMU profile in sideload mode, with virtio_net and a static address.
+/// The QEMU profile (headless) with virtio_net, a static address, and sideload when no card
+/// holds a package (looked for until 1 s after boot: at once).
 fn sideload_profile() -> String {
     let base = fs::read_to_string(root().join("recovery/qemu/device.toml")).unwrap();
     let p = base
-        .replace("mode = \"headless\"", "mode = \"sideload\"")
+        .replace(
+            "storage_wait_secs = 20",
+            "storage_wait_secs = 1\nsideload_when_nothing_found = true",
+        )
         .replace("modules = [\n", "modules = [\n  \"virtio_net\",\n");
-    assert!(p.contains("mode = \"sideload\"") && p.contains("\"virtio_net\""));
+    assert!(p.contains("sideload_when_nothing_found") && p.contains("\"virtio_net\""));
     format!("{p}\n[init.network]\ninterface = \"eth0\"\naddress = \"10.0.2.15/24\"\n")
 }
 
@@ -243,11 +252,16 @@ file = "system.img"
 
 /// Boots, waits for the device in state `sideload`, runs `adb ARGS...` on it; returns adb's
 /// output, its wall time, and the console after QEMU stopped (power off or reboot).
-fn boot_and_adb(m: &Machine, name: &str, args: &[&std::ffi::OsStr]) -> (Output, f64, String) {
+fn boot_and_adb(
+    m: &Machine,
+    name: &str,
+    append: &str,
+    args: &[&std::ffi::OsStr],
+) -> (Output, f64, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let t = Instant::now();
-    let guest = m.start(name, port);
+    let guest = m.start(name, port, append);
     let adb = Adb::new();
     adb.connect_until(&addr, t + Duration::from_secs(90));
     let ready = t.elapsed().as_secs_f64();
@@ -264,8 +278,8 @@ fn boot_and_adb(m: &Machine, name: &str, args: &[&std::ffi::OsStr]) -> (Output, 
     (host, secs, console)
 }
 
-fn boot_and_sideload(m: &Machine, name: &str, pkg: &Path) -> (Output, f64, String) {
-    boot_and_adb(m, name, &["sideload".as_ref(), pkg.as_os_str()])
+fn boot_and_sideload(m: &Machine, name: &str, append: &str, pkg: &Path) -> (Output, f64, String) {
+    boot_and_adb(m, name, append, &["sideload".as_ref(), pkg.as_os_str()])
 }
 
 #[test]
@@ -274,7 +288,8 @@ fn qemu_recovery_receives_adb_sideload_over_virtio_net() {
     let (_tmp, m, package) = setup();
     let before = m.snapshot();
 
-    let (host, secs, console) = boot_and_sideload(&m, "good", &package);
+    // Boot 1: headless, no card: the profile's fallback waits for adb.
+    let (host, secs, console) = boot_and_sideload(&m, "good", "", &package);
     assert!(
         host.status.success(),
         "adb sideload: {}\n{console}",
@@ -288,6 +303,10 @@ fn qemu_recovery_receives_adb_sideload_over_virtio_net() {
     );
     assert!(
         console.contains("network: eth0 up at 10.0.2.15"),
+        "{console}"
+    );
+    assert!(
+        console.contains("no package found: waiting for `adb sideload` instead"),
         "{console}"
     );
     assert!(console.contains("recovery: done"), "{console}");
@@ -324,7 +343,12 @@ fn qemu_recovery_receives_adb_sideload_over_virtio_net() {
         e.data = t.into_bytes();
     });
     let after_first = m.snapshot();
-    let (host, _, console) = boot_and_sideload(&m, "tampered", &bad);
+    // Sideload mode asked for on the kernel command line: no card search first.
+    let (host, _, console) = boot_and_sideload(&m, "tampered", "recovery.mode=sideload", &bad);
+    assert!(
+        console.contains("plan: install what `adb sideload` sends"),
+        "{console}"
+    );
     assert!(!host.status.success(), "adb must fail: {}", text(&host));
     let rec = m.last_install();
     assert_eq!(rec["code"], 9012, "{rec:#}\n{console}");
@@ -337,6 +361,7 @@ fn qemu_recovery_receives_adb_sideload_over_virtio_net() {
     let (_, _, console) = boot_and_adb(
         &m,
         "reboot-recovery",
+        "recovery.mode=sideload",
         &["reboot".as_ref(), "recovery".as_ref()],
     );
     assert!(console.contains("next: recovery"), "{console}");

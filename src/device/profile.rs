@@ -180,6 +180,10 @@ pub struct InitDef {
     /// Brought up before the plan runs (`lo` always, then this interface).
     #[serde(default)]
     pub network: Option<NetworkDef>,
+    /// Headless mode with no package found by `storage_wait_secs`: wait for `adb sideload`
+    /// (as sideload mode) instead of failing with 9001.
+    #[serde(default)]
+    pub sideload_when_nothing_found: bool,
     /// Where sideload mode listens for `adb connect` (default "0.0.0.0:5555").
     #[serde(default = "default_sideload_listen")]
     pub sideload_listen: String,
@@ -231,6 +235,7 @@ impl Default for InitDef {
             viewport: None,
             storage_wait_secs: default_storage_wait_secs(),
             network: None,
+            sideload_when_nothing_found: false,
             sideload_listen: default_sideload_listen(),
         }
     }

@@ -241,8 +241,21 @@ impl Session {
                     }
                     discovered.roots()
                 };
-                let (ok, r) = headless(device, &mut look);
-                done(ok, r)
+                match headless(device, &mut look) {
+                    Ok((ok, r)) => done(ok, r),
+                    // The factory line's fallback: no card, so take the package from a PC.
+                    Err(e) if device.profile().init.sideload_when_nothing_found => {
+                        show_error(&e);
+                        say("no package found: waiting for `adb sideload` instead");
+                        let (ok, r, chosen) = sideload(device);
+                        Done {
+                            success: ok,
+                            record: r,
+                            chosen,
+                        }
+                    }
+                    Err(e) => done(false, Some(record_failure(device, "", &e))),
+                }
             }
             Plan::Sideload => {
                 let (ok, r, chosen) = sideload(&self.device);
@@ -653,10 +666,11 @@ pub fn wait_for_packages(
 /// last_install.json keeps the FIRST failure: it is the package at the place the user was told
 /// to use (the card's root), where later ones are stray copies in sub-folders; every attempt is
 /// on the console, in the record's warnings, and in the rotated logs (last_log.N).
+/// `Err` (9001, to record) when nothing was found by the deadline.
 fn headless(
     device: &ProfileDevice,
     look: &mut dyn FnMut() -> Vec<PathBuf>,
-) -> (bool, Option<InstallRecord>) {
+) -> Result<(bool, Option<InstallRecord>), Error> {
     let p = device.profile();
     let mut search = app::Search::default();
     let found = wait_for_packages(
@@ -670,8 +684,7 @@ fn headless(
         &mut std::thread::sleep,
     );
     if found.is_empty() {
-        let e = search.nothing_found(device);
-        return (false, Some(record_failure(device, "", &e)));
+        return Err(search.nothing_found(device));
     }
     let mut first: Option<InstallRecord> = None;
     let mut attempts = Vec::new();
@@ -679,7 +692,7 @@ fn headless(
         say(&format!("found {} ({} bytes)", f.path.display(), f.size));
         let r = apply_one(&f.path, device);
         if r.success() {
-            return (true, Some(r));
+            return Ok((true, Some(r)));
         }
         attempts.push(format!(
             "{}: error {} {}: {}",
@@ -691,7 +704,7 @@ fn headless(
         first.get_or_insert(r);
     }
     let Some(mut r) = first else {
-        return (false, None);
+        return Ok((false, None));
     };
     if attempts.len() > 1 {
         say(&format!(
@@ -704,7 +717,7 @@ fn headless(
             .extend(attempts.iter().map(|a| format!("tried {a}")));
         save(device, &r);
     }
-    (false, Some(r))
+    Ok((false, Some(r)))
 }
 
 #[cfg(test)]
