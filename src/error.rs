@@ -303,6 +303,9 @@ codes! {
     StationReport = 9156, "STATION_REPORT_FAILED",
         "The factory station could not write its report file.",
         "Check that the report's folder exists and is writable, and that the name ends in .csv or .jsonl.";
+    StationNoUnits = 9157, "STATION_NO_UNITS",
+        "The factory station was given no units and found none: `adb devices` lists no device in state sideload, or the host's adb could not be run.",
+        "Start \"Apply update from ADB\" on the units, `adb connect HOST:PORT` the network ones (or plug in the USB ones), check `adb devices` shows them as sideload, or name them with --devices.";
 }
 
 impl Code {

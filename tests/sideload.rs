@@ -230,3 +230,32 @@ fn in_place_install_cut_mid_write_resumes_with_real_adb() {
         assert_eq!(&after[part][..image.len()], &image[..], "{part}");
     }
 }
+
+/// `adb reboot recovery` and `adb reboot bootloader` from Debian's adb: the session ends with
+/// that power action. Run as a program (not PID 1), the updater says what it would have done
+/// (the fake power hook of a development machine) and exits 0, with nothing written.
+#[test]
+fn adb_reboot_recovery_and_bootloader_end_the_session_with_that_reboot() {
+    let fx = fresh_ab();
+    let before = fx.snapshot();
+    for (target, said) in [
+        ("recovery", "reboot to recovery requested"),
+        ("bootloader", "reboot to bootloader requested"),
+    ] {
+        let dev = Sideloader::start(&fx.device);
+        let adb = Adb::new();
+        adb.connect(&dev.addr());
+        let _ = adb
+            .cmd()
+            .args(["-s", &dev.addr(), "reboot", target])
+            .output();
+        let (out, _) = dev.finish();
+        assert_eq!(exit_code(&out), 0, "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(said),
+            "adb reboot {target}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(fx.snapshot(), before, "nothing written");
+}

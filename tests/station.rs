@@ -1,12 +1,13 @@
 //! The factory station against four simulated units at once: four `recovery-updater sideload`
-//! processes on loopback ports, one of them trusting a different key than the package's.
+//! processes on loopback ports, one of them trusting a different key than the package's; and
+//! discovery through Debian's adb (no `--devices`: every unit `adb devices` shows in sideload).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::fs;
 
-use common::adb::Sideloader;
+use common::adb::{Adb, Sideloader};
 use common::*;
 use recovery_updater::demo::{create_device, SimDevice};
 
@@ -101,4 +102,82 @@ fn unreachable_unit_is_9150_and_a_bad_report_name_stops_before_flashing() {
         .arg(fx.dir.join("r.txt")));
     assert_eq!(exit_code(&out), 156, "{}", text(&out));
     assert_eq!(last_json(&out)["code"], 9156);
+}
+
+/// No `--devices`: the station asks the host's adb (`adb devices -l`) and sideloads to every unit
+/// in state sideload through the adb server (host:transport + sideload-host), as a USB unit is
+/// reached. Two units `adb connect`ed, one trusting another key: its FAILFAIL code comes through
+/// the adb server's stream. A third unit listening but not connected to adb is left alone.
+#[test]
+fn without_devices_every_adb_sideload_unit_is_found_and_flashed_through_adb() {
+    let fx = fresh_ab();
+    let pkg = fx.good_package();
+    let (_, other_pub) = keygen(&fx.dir, "other", "ecdsa-p256");
+    let other = create_device(
+        &fx.dir.join("unit1"),
+        &SimDevice {
+            public_keys: vec![other_pub],
+            partitions: small_partitions(),
+            ..SimDevice::default()
+        },
+    )
+    .unwrap();
+    let spare = create_device(
+        &fx.dir.join("spare"),
+        &SimDevice {
+            public_keys: vec![fx.public.clone()],
+            partitions: small_partitions(),
+            ..SimDevice::default()
+        },
+    )
+    .unwrap();
+    let units = [Sideloader::start(&fx.device), Sideloader::start(&other)];
+    let idle = Sideloader::start(&spare);
+    let adb = Adb::new();
+    for u in &units {
+        adb.connect(&u.addr());
+    }
+    let report = fx.dir.join("found.jsonl");
+    let out = run(adb
+        .env(&mut bin())
+        .arg("station")
+        .arg(&pkg)
+        .arg("--json")
+        .arg("--report")
+        .arg(&report));
+    assert_eq!(exit_code(&out), 13, "{}", text(&out));
+    let result = last_json(&out);
+    assert_eq!(
+        (result["passed"].clone(), result["failed"].clone()),
+        (1.into(), 1.into()),
+        "{}",
+        text(&out)
+    );
+    let records: Vec<serde_json::Value> = fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        records.len(),
+        2,
+        "only the adb-connected units: {records:?}"
+    );
+    for (u, code) in units.iter().zip([0, 9013]) {
+        let r = records
+            .iter()
+            .find(|r| r["serial"] == u.addr().as_str())
+            .unwrap_or_else(|| panic!("{} in {records:?}", u.addr()));
+        assert_eq!(r["code"], code, "{r}");
+    }
+    let [good, bad] = units;
+    assert_eq!(exit_code(&good.finish().0), 0);
+    assert_eq!(exit_code(&bad.finish().0), 13);
+    drop(idle);
+
+    // Nothing in state sideload any more: 9157, nothing attempted.
+    let _ = adb.cmd().arg("disconnect").output();
+    let out = run(adb.env(&mut bin()).arg("station").arg(&pkg).arg("--json"));
+    assert_eq!(exit_code(&out), 157, "{}", text(&out));
+    assert_eq!(last_json(&out)["code"], 9157);
 }

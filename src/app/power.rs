@@ -42,6 +42,14 @@ mod tests {
             )
         );
         assert_eq!(
+            perform_power(PowerAction::Recovery, PowerMode::Program).unwrap(),
+            Some(
+                "reboot to recovery requested: recovery-updater is not the recovery init here, \
+                 so it exits instead"
+                    .into()
+            )
+        );
+        assert_eq!(
             perform_power(PowerAction::Wait, PowerMode::Program).unwrap(),
             None
         );

@@ -25,8 +25,8 @@ pub enum Ended {
     /// session failed before one could start (the record says why).
     Installed(Box<InstallRecord>),
     /// The host asked for a reboot (`adb reboot`, `adb reboot bootloader`, `adb reboot
-    /// recovery`): the front end performs it through [`crate::app::perform_power`]. `Wait` for
-    /// `reboot:recovery`: we are the recovery, so it restarts the sideload wait.
+    /// recovery`): the front end performs it through [`crate::app::perform_power`];
+    /// `reboot:recovery` is [`PowerAction::Recovery`], a real restart into the recovery.
     Power(PowerAction, RebootTarget),
 }
 
@@ -137,7 +137,7 @@ fn serve_one(
                 let action = match target {
                     RebootTarget::System => PowerAction::Reboot,
                     RebootTarget::Bootloader => PowerAction::Bootloader,
-                    RebootTarget::Recovery => PowerAction::Wait,
+                    RebootTarget::Recovery => PowerAction::Recovery,
                 };
                 return Ok(Some(Ended::Power(action, target)));
             }

@@ -16,8 +16,9 @@ use super::reporter;
 #[derive(clap::Args)]
 pub struct StationArgs {
     package: PathBuf,
-    /// Units, comma-separated: HOST:PORT (or HOST for adb's port 5555).
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Units, comma-separated: HOST:PORT (or HOST for adb's port 5555), or adb serials (reached
+    /// through the host's adb). Omitted: every device `adb devices` shows in state sideload.
+    #[arg(long, value_delimiter = ',')]
     devices: Vec<String>,
     /// Headless: one JSON object per line on stdout (unit changes, then the result).
     #[arg(long)]
@@ -32,7 +33,11 @@ pub fn station(args: StationArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => return Ok(fail(args.json, Code::StationReport, &e.to_string())),
     };
-    let st = match Station::start(&args.package, &args.devices) {
+    let targets = match station::adb_host::resolve(&args.devices, &mut station::adb_host::devices) {
+        Ok(t) => t,
+        Err(e) => return Ok(fail(args.json, Code::StationNoUnits, &e)),
+    };
+    let st = match Station::start(&args.package, &targets) {
         Ok(s) => s,
         Err(e) => {
             let msg = format!("{}: {e}", args.package.display());

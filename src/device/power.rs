@@ -18,6 +18,9 @@ pub enum PowerAction {
     /// Restart into the bootloader (fastboot / download mode).
     Bootloader,
     PowerOff,
+    /// Restart into the recovery again (`adb reboot recovery`): reboot(2) with the restart
+    /// command "recovery", as Android's init does for `reboot,recovery`.
+    Recovery,
     /// No power action: the recovery init stays in recovery (shows the result and waits); the
     /// recovery screen was left without one (Ctrl-C on a development machine).
     Wait,
@@ -30,6 +33,7 @@ impl PowerAction {
             PowerAction::Reboot => "reboot system",
             PowerAction::Bootloader => "reboot to bootloader",
             PowerAction::PowerOff => "power off",
+            PowerAction::Recovery => "reboot to recovery",
             PowerAction::Wait => "stay in recovery",
         }
     }
@@ -42,9 +46,10 @@ impl std::str::FromStr for PowerAction {
             "reboot" => Ok(PowerAction::Reboot),
             "bootloader" => Ok(PowerAction::Bootloader),
             "poweroff" => Ok(PowerAction::PowerOff),
+            "recovery" => Ok(PowerAction::Recovery),
             "wait" => Ok(PowerAction::Wait),
             _ => Err(format!(
-                "unknown action {s:?} (reboot, bootloader, poweroff, wait)"
+                "unknown action {s:?} (reboot, bootloader, poweroff, recovery, wait)"
             )),
         }
     }
@@ -99,32 +104,40 @@ pub fn perform(action: PowerAction) -> Result<(), Error> {
         PowerAction::PowerOff => reboot(RebootMode::RB_POWER_OFF)
             .map(|_| ())
             .map_err(|e| err("power off", e.to_string())),
+        // "bootloader" is the restart command Android's bootloaders (and many vendor
+        // reboot-mode drivers) understand.
         PowerAction::Bootloader => {
-            // nix's RebootMode has no RESTART2. LINUX_REBOOT_CMD_RESTART2 passes a command
-            // string to the platform's restart handler; "bootloader" is the one Android's
-            // bootloaders (and many vendor reboot-mode drivers) understand.
-            let arg = c"bootloader";
-            // SAFETY: reboot(2) with the documented magic numbers; `arg` is a NUL-terminated
-            // string that outlives the call. On success the call does not return.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_reboot,
-                    libc::LINUX_REBOOT_MAGIC1,
-                    libc::LINUX_REBOOT_MAGIC2,
-                    libc::LINUX_REBOOT_CMD_RESTART2,
-                    arg.as_ptr(),
-                )
-            };
-            if r < 0 {
-                Err(err(
-                    "reboot into the bootloader",
-                    std::io::Error::last_os_error().to_string(),
-                ))
-            } else {
-                Ok(())
-            }
+            restart2(c"bootloader").map_err(|e| err("reboot into the bootloader", e.to_string()))
+        }
+        // "recovery" is the one Android's init passes for `reboot,recovery`: a device-tree
+        // reboot-mode driver (or the vendor's restart handler) leaves the bootloader a mark to
+        // boot the recovery. Where the platform ignores the command (a PC), this is a plain
+        // reboot; docs/SIDELOAD.md says so.
+        PowerAction::Recovery => {
+            restart2(c"recovery").map_err(|e| err("reboot into recovery", e.to_string()))
         }
         PowerAction::Wait => Ok(()),
+    }
+}
+
+/// reboot(2) with LINUX_REBOOT_CMD_RESTART2 and a command string for the platform's restart
+/// handler (nix's RebootMode has no RESTART2). Does not return on success.
+fn restart2(command: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: reboot(2) with the documented magic numbers; `command` is a NUL-terminated string
+    // that outlives the call. On success the call does not return.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_reboot,
+            libc::LINUX_REBOOT_MAGIC1,
+            libc::LINUX_REBOOT_MAGIC2,
+            libc::LINUX_REBOOT_CMD_RESTART2,
+            command.as_ptr(),
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }
 
@@ -146,6 +159,11 @@ mod tests {
             ]
         );
         assert_eq!("poweroff".parse(), Ok(PowerAction::PowerOff));
+        assert_eq!("recovery".parse(), Ok(PowerAction::Recovery));
+        assert_eq!(
+            serde_json::to_value(PowerAction::Recovery).unwrap(),
+            "recovery"
+        );
         assert!("halt".parse::<PowerAction>().is_err());
     }
 }

@@ -105,6 +105,22 @@ pub enum InitMode {
     Menu,
     /// Factory line / headless: install the first valid package found, then `after`.
     Headless,
+    /// Wait for `adb connect` + `adb sideload` on `[init] sideload_listen` (after bringing up
+    /// `[init.network]`), install what arrives, then `after`.
+    Sideload,
+}
+
+/// `[init.network]`: one interface with a static IPv4 address, brought up by the init (for
+/// `adb connect` in sideload mode). No DHCP: a factory line or a QEMU user network knows the
+/// address.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkDef {
+    /// The interface (e.g. "eth0"); default the first one in /sys/class/net other than `lo`.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// "ADDRESS/PREFIX", e.g. "10.0.2.15/24" (QEMU's user network).
+    pub address: String,
 }
 
 /// A filesystem the init mounts read-write before anything else (the state partition).
@@ -161,6 +177,16 @@ pub struct InitDef {
     /// start-up wait for block devices).
     #[serde(default = "default_storage_wait_secs")]
     pub storage_wait_secs: u64,
+    /// Brought up before the plan runs (`lo` always, then this interface).
+    #[serde(default)]
+    pub network: Option<NetworkDef>,
+    /// Headless mode with no package found by `storage_wait_secs`: wait for `adb sideload`
+    /// (as sideload mode) instead of failing with 9001.
+    #[serde(default)]
+    pub sideload_when_nothing_found: bool,
+    /// Where sideload mode listens for `adb connect` (default "0.0.0.0:5555").
+    #[serde(default = "default_sideload_listen")]
+    pub sideload_listen: String,
 }
 
 impl InitDef {
@@ -185,6 +211,9 @@ fn default_true() -> bool {
 fn default_storage_wait_secs() -> u64 {
     30
 }
+fn default_sideload_listen() -> String {
+    format!("0.0.0.0:{}", crate::sideload::DEFAULT_PORT)
+}
 fn default_run_dir() -> PathBuf {
     PathBuf::from("/run/recovery")
 }
@@ -205,6 +234,9 @@ impl Default for InitDef {
             run_dir: default_run_dir(),
             viewport: None,
             storage_wait_secs: default_storage_wait_secs(),
+            network: None,
+            sideload_when_nothing_found: false,
+            sideload_listen: default_sideload_listen(),
         }
     }
 }
@@ -463,6 +495,24 @@ impl RawProfile {
                 regex_lite::Regex::new(r).map_err(|e| invalid(path, format!("bad regex: {e}")))?;
             }
         }
+        if let Some(n) = &self.init.network {
+            parse_cidr(&n.address)
+                .map_err(|e| invalid(path, format!("init.network.address {e}")))?;
+        }
+        if self
+            .init
+            .sideload_listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return Err(invalid(
+                path,
+                format!(
+                    "init.sideload_listen {:?}: want ADDRESS:PORT, e.g. 0.0.0.0:5555",
+                    self.init.sideload_listen
+                ),
+            ));
+        }
         if let Some(v) = &self.init.viewport {
             if parse_viewport(v).is_none() {
                 return Err(invalid(
@@ -683,6 +733,23 @@ impl Profile {
     }
 }
 
+/// Parses "A.B.C.D/PREFIX" into the address and its netmask (prefix 0..=32).
+pub fn parse_cidr(text: &str) -> Result<(std::net::Ipv4Addr, std::net::Ipv4Addr), String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?}: give ADDRESS/PREFIX, e.g. 10.0.2.15/24"))?;
+    let addr: std::net::Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("{text:?}: {addr:?} is not an IPv4 address"))?;
+    let prefix: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("{text:?}: the prefix must be 0..=32"))?;
+    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+    Ok((addr, std::net::Ipv4Addr::from(mask)))
+}
+
 /// Parses "COLSxROWS" (both 1..=1000).
 pub fn parse_viewport(s: &str) -> Option<(u16, u16)> {
     let (c, r) = s.split_once('x')?;
@@ -818,6 +885,35 @@ config = "fw_env.config"
 name = "boot"
 path = "/dev/block/by-name/boot_{slot}"
 "#;
+
+    #[test]
+    fn init_sideload_mode_and_network() {
+        let text = format!(
+            "{BASE}[init]\nmode = \"sideload\"\n[init.network]\naddress = \"10.0.2.15/24\"\n"
+        );
+        let p = Profile::parse(&text, Path::new("/r/d.toml"), Path::new("/r")).unwrap();
+        assert_eq!(p.init.mode, InitMode::Sideload);
+        assert_eq!(p.init.sideload_listen, "0.0.0.0:5555");
+        let net = p.init.network.unwrap();
+        assert_eq!(
+            (net.interface, net.address.as_str()),
+            (None, "10.0.2.15/24")
+        );
+        let typo = format!("{BASE}[init.network]\naddress = \"10.0.2.15/24\"\niface = \"eth0\"\n");
+        assert!(Profile::parse(&typo, Path::new("/r/d.toml"), Path::new("/r")).is_err());
+        for bad in [
+            "[init.network]\naddress = \"10.0.2.15\"\n",
+            "[init]\nsideload_listen = \"5555\"\n",
+        ] {
+            let e = Profile::parse(
+                &format!("{BASE}{bad}"),
+                Path::new("/r/d.toml"),
+                Path::new("/r"),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("init."), "{e}");
+        }
+    }
 
     #[test]
     fn init_wipe_uboot_and_auto_battery() {

@@ -11,12 +11,15 @@
 //!    /cache/recovery/command) → install that package headless, record, clear the command;
 //! 2. headless / factory mode (profile `[init] mode`, or `recovery.mode=headless` on the kernel
 //!    command line) → install the first valid package found on cards and storage folders;
-//! 3. otherwise the interactive menu.
+//! 3. sideload mode (profile `[init] mode = "sideload"`, or `recovery.mode=sideload`) → bring
+//!    up `[init.network]` and install what a PC sends with `adb sideload` (see [`net`]);
+//! 4. otherwise the interactive menu.
 //!
 //! Then reboot / power off / wait as the profile (or `recovery.after=`) says. PID 1 never exits:
 //! on any failure it shows the code and waits (reaping children) or reboots.
 
 pub mod modules;
+pub mod net;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +60,10 @@ pub fn parse_cmdline(text: &str) -> Cmdline {
                 }
                 "menu" => {
                     c.mode = Some(InitMode::Menu);
+                    true
+                }
+                "sideload" => {
+                    c.mode = Some(InitMode::Sideload);
                     true
                 }
                 _ => false,
@@ -165,6 +172,8 @@ pub enum Plan {
     BadCommand(String),
     /// Install the first valid package found, headless.
     Headless,
+    /// Wait for `adb sideload` on the network and install what arrives, headless.
+    Sideload,
     Menu,
 }
 
@@ -178,6 +187,7 @@ pub fn decide(command: Option<&str>, profile_mode: InitMode, cmdline: &Cmdline) 
     }
     match cmdline.mode.unwrap_or(profile_mode) {
         InitMode::Headless => Plan::Headless,
+        InitMode::Sideload => Plan::Sideload,
         InitMode::Menu => Plan::Menu,
     }
 }
@@ -492,6 +502,15 @@ mod tests {
         assert_eq!(decide(None, InitMode::Menu, &none), Plan::Menu);
         assert_eq!(decide(None, InitMode::Menu, &headless), Plan::Headless);
         assert_eq!(decide(None, InitMode::Headless, &none), Plan::Headless);
+        assert_eq!(decide(None, InitMode::Sideload, &none), Plan::Sideload);
+        assert_eq!(
+            decide(
+                None,
+                InitMode::Menu,
+                &parse_cmdline("recovery.mode=sideload")
+            ),
+            Plan::Sideload
+        );
         assert_eq!(
             decide(
                 None,

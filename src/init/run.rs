@@ -241,8 +241,29 @@ impl Session {
                     }
                     discovered.roots()
                 };
-                let (ok, r) = headless(device, &mut look);
-                done(ok, r)
+                match headless(device, &mut look) {
+                    Ok((ok, r)) => done(ok, r),
+                    // The factory line's fallback: no card, so take the package from a PC.
+                    Err(e) if device.profile().init.sideload_when_nothing_found => {
+                        show_error(&e);
+                        say("no package found: waiting for `adb sideload` instead");
+                        let (ok, r, chosen) = sideload(device);
+                        Done {
+                            success: ok,
+                            record: r,
+                            chosen,
+                        }
+                    }
+                    Err(e) => done(false, Some(record_failure(device, "", &e))),
+                }
+            }
+            Plan::Sideload => {
+                let (ok, r, chosen) = sideload(&self.device);
+                Done {
+                    success: ok,
+                    record: r,
+                    chosen,
+                }
             }
             Plan::Menu => {
                 let profile = self.device.profile();
@@ -356,6 +377,21 @@ fn setup_system(profile: &Profile, warnings: &mut Vec<String>) -> Result<(), Err
         )?;
         if !made.is_empty() {
             say(&format!("/dev/block/by-name: {}", made.join(", ")));
+        }
+    }
+    if let Some(net) = &profile.init.network {
+        // Drivers probe asynchronously after their module loads: the interface may take a
+        // moment to appear.
+        match super::net::bring_up(
+            net,
+            Path::new("/sys/class/net"),
+            std::time::Duration::from_secs(10),
+        ) {
+            Ok(done) => say(&format!("network: {done}")),
+            Err(e) => {
+                show_error(&e);
+                warnings.push(e.to_string());
+            }
         }
     }
     for m in &profile.init.mounts {
@@ -497,7 +533,20 @@ fn describe(plan: &Plan) -> String {
         ),
         Plan::BadCommand(e) => format!("invalid OTA command ({e})"),
         Plan::Headless => "headless install of the first valid package found".into(),
+        Plan::Sideload => "install what `adb sideload` sends".into(),
         Plan::Menu => "menu".into(),
+    }
+}
+
+/// Sideload mode: serves adb on `[init] sideload_listen` through the same facade as the
+/// `sideload` command until a package was installed (its record, saved by the engine) or the host
+/// asked for a reboot (the power action it chose).
+fn sideload(device: &ProfileDevice) -> (bool, Option<InstallRecord>, Option<PowerAction>) {
+    let listen = &device.profile().init.sideload_listen;
+    let mut sink = crate::ui::plain::PlainReporter::stderr();
+    match app::sideload::sideload(listen, device, &mut sink, &Options::default()) {
+        app::sideload::Ended::Installed(r) => (r.success(), Some(*r), None),
+        app::sideload::Ended::Power(action, _) => (true, None, Some(action)),
     }
 }
 
@@ -617,10 +666,11 @@ pub fn wait_for_packages(
 /// last_install.json keeps the FIRST failure: it is the package at the place the user was told
 /// to use (the card's root), where later ones are stray copies in sub-folders; every attempt is
 /// on the console, in the record's warnings, and in the rotated logs (last_log.N).
+/// `Err` (9001, to record) when nothing was found by the deadline.
 fn headless(
     device: &ProfileDevice,
     look: &mut dyn FnMut() -> Vec<PathBuf>,
-) -> (bool, Option<InstallRecord>) {
+) -> Result<(bool, Option<InstallRecord>), Error> {
     let p = device.profile();
     let mut search = app::Search::default();
     let found = wait_for_packages(
@@ -634,8 +684,7 @@ fn headless(
         &mut std::thread::sleep,
     );
     if found.is_empty() {
-        let e = search.nothing_found(device);
-        return (false, Some(record_failure(device, "", &e)));
+        return Err(search.nothing_found(device));
     }
     let mut first: Option<InstallRecord> = None;
     let mut attempts = Vec::new();
@@ -643,7 +692,7 @@ fn headless(
         say(&format!("found {} ({} bytes)", f.path.display(), f.size));
         let r = apply_one(&f.path, device);
         if r.success() {
-            return (true, Some(r));
+            return Ok((true, Some(r)));
         }
         attempts.push(format!(
             "{}: error {} {}: {}",
@@ -655,7 +704,7 @@ fn headless(
         first.get_or_insert(r);
     }
     let Some(mut r) = first else {
-        return (false, None);
+        return Ok((false, None));
     };
     if attempts.len() > 1 {
         say(&format!(
@@ -668,7 +717,7 @@ fn headless(
             .extend(attempts.iter().map(|a| format!("tried {a}")));
         save(device, &r);
     }
-    (false, Some(r))
+    Ok((false, Some(r)))
 }
 
 #[cfg(test)]

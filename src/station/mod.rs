@@ -1,10 +1,13 @@
 //! The factory station: sideload one package to many units at once, speaking adb's transport
 //! to each unit over TCP (the same [`crate::sideload`] messages, host side), and write one report
 //! record per unit. The command line (`recovery-updater station`) draws [`view`] or prints JSON
-//! lines; [`report`] writes the CSV / JSON-lines file.
+//! lines; [`report`] writes the CSV / JSON-lines file. Units named by an adb serial, or found
+//! with `adb devices` when none are named, go through the host's adb server instead
+//! ([`adb_host`]).
 //!
 //! Each unit runs on its own thread; the caller polls [`Station::snapshot`] to draw.
 
+pub mod adb_host;
 pub mod report;
 pub mod unit;
 pub mod view;
@@ -16,6 +19,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use adb_host::Target;
 pub use unit::BLOCK_SIZE;
 
 /// Where a unit is in its run.
@@ -38,9 +42,9 @@ impl Phase {
 /// One unit's state: also its report record once the phase is final.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitStatus {
-    /// What `--devices` named (HOST:PORT).
+    /// What `--devices` named (HOST:PORT, or an adb serial), or the serial found by discovery.
     pub target: String,
-    /// The serial adb would show for it (`HOST:PORT` over TCP).
+    /// The serial adb shows for it (`HOST:PORT` over TCP).
     pub serial: String,
     /// `ro.product.name` from the unit's banner.
     pub product: String,
@@ -102,13 +106,13 @@ pub struct Station {
 
 impl Station {
     /// Starts one thread per target, each sideloading `package` (opened once, shared).
-    pub fn start(package: &Path, targets: &[String]) -> std::io::Result<Station> {
+    pub fn start(package: &Path, targets: &[Target]) -> std::io::Result<Station> {
         let file = Arc::new(File::open(package)?);
         let size = file.metadata()?.len();
         let units = Arc::new(Mutex::new(
             targets
                 .iter()
-                .map(|t| UnitStatus::new(t, size))
+                .map(|t| UnitStatus::new(t.name(), size))
                 .collect::<Vec<_>>(),
         ));
         let threads = (0..targets.len())

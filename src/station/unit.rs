@@ -8,6 +8,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
+use super::adb_host::{self, Said, Target};
 use super::{Phase, UnitStatus};
 use crate::error::{Code, HasCode};
 use crate::sideload::conn::{banner_product, nul_terminated, Conn};
@@ -22,12 +23,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const LOCAL: u32 = 1;
 
 /// Runs one unit to its end; `update` gets every change of state.
-pub fn run(target: &str, file: &File, size: u64, mut update: impl FnMut(&UnitStatus)) {
-    let mut s = UnitStatus::new(target, size);
+pub fn run(target: &Target, file: &File, size: u64, mut update: impl FnMut(&UnitStatus)) {
+    let mut s = UnitStatus::new(target.name(), size);
     let t0 = Instant::now();
     s.phase = Phase::Connecting;
     update(&s);
-    let result = session(target, file, size, &mut s, t0, &mut update);
+    let result = match target {
+        Target::Tcp(t) => session(t, file, size, &mut s, t0, &mut update),
+        Target::Adb(serial) => session_adb(serial, file, size, &mut s, t0, &mut update),
+    };
     s.seconds = t0.elapsed().as_secs_f64();
     match result {
         Ok(None) => {
@@ -118,14 +122,64 @@ fn session(
             conn.send(&Message::new(A_WRTE, LOCAL, remote, chunk.to_vec()))?;
             wait_okay(&mut conn, remote, &mut queued)?;
         }
-        s.sent += len as u64;
-        let secs = t0.elapsed().as_secs_f64().max(1e-3);
-        s.mb_per_s = s.sent as f64 / secs / 1e6;
-        s.percent = (s.sent.saturating_mul(100) / size.max(1)).min(99) as u8;
-        if s.percent != last_percent {
-            last_percent = s.percent;
-            update(s);
+        sent(s, len, t0, &mut last_percent, update);
+    }
+}
+
+/// Counts `len` more bytes sent; `update` when the percent moved.
+fn sent(
+    s: &mut UnitStatus,
+    len: usize,
+    t0: Instant,
+    last_percent: &mut u8,
+    update: &mut impl FnMut(&UnitStatus),
+) {
+    s.sent += len as u64;
+    let secs = t0.elapsed().as_secs_f64().max(1e-3);
+    s.mb_per_s = s.sent as f64 / secs / 1e6;
+    s.percent = (s.sent.saturating_mul(100) / s.size.max(1)).min(99) as u8;
+    if s.percent != *last_percent {
+        *last_percent = s.percent;
+        update(s);
+    }
+}
+
+/// The same run through the host's adb server ([`adb_host`]): the socket carries the stream's
+/// bytes as they are, so there is no message framing or flow control of ours.
+fn session_adb(
+    serial: &str,
+    file: &File,
+    size: u64,
+    s: &mut UnitStatus,
+    t0: Instant,
+    update: &mut impl FnMut(&UnitStatus),
+) -> Result<Option<u16>, SideloadError> {
+    let mut stream = adb_host::open_sideload(serial, size)?;
+    s.phase = Phase::Sending;
+    update(s);
+    let mut buf = vec![0u8; BLOCK_SIZE as usize];
+    let mut last_percent = 0;
+    loop {
+        let block = match adb_host::next(&mut stream)? {
+            Said::Done => return Ok(None),
+            Said::Failed(code) => return Ok(Some(code.unwrap_or(Code::Internal.number()))),
+            Said::Block(b) => b,
+        };
+        let offset = block.saturating_mul(u64::from(BLOCK_SIZE));
+        if offset >= size {
+            return Err(protocol(format!(
+                "the unit asked for block {block}, past the end"
+            )));
         }
+        let len = (size - offset).min(u64::from(BLOCK_SIZE)) as usize;
+        file.read_exact_at(&mut buf[..len], offset)
+            .map_err(|e| protocol(format!("reading the package: {e}")))?;
+        std::io::Write::write_all(&mut stream, &buf[..len]).map_err(|e| {
+            SideloadError::Disconnected {
+                reason: e.to_string(),
+            }
+        })?;
+        sent(s, len, t0, &mut last_percent, update);
     }
 }
 

@@ -97,6 +97,13 @@ impl Adb {
         c
     }
 
+    /// Points `cmd` (e.g. the station, which runs `adb` and talks to its server) at this adb's
+    /// private server and HOME.
+    pub fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("HOME", self.home.path())
+            .env("ANDROID_ADB_SERVER_PORT", self.port.to_string())
+    }
+
     /// `adb connect ADDR`; insists the device shows up in state `sideload`.
     pub fn connect(&self, addr: &str) {
         let said = sh(self.cmd().args(["connect", addr]));
@@ -106,6 +113,27 @@ impl Adb {
             devices.contains(&format!("{addr}\tsideload")),
             "adb devices: {devices}"
         );
+    }
+
+    /// `adb connect ADDR` again and again until `adb devices` lists it in state `sideload` (a
+    /// device still booting: QEMU's port forward accepts, then drops the link). Panics with the
+    /// last answers at `deadline`.
+    pub fn connect_until(&self, addr: &str, deadline: Instant) {
+        loop {
+            let _ = self.cmd().args(["disconnect", addr]).output();
+            let said = tool_output(self.cmd().args(["connect", addr]));
+            std::thread::sleep(Duration::from_millis(300));
+            let devices = sh(self.cmd().arg("devices"));
+            if devices.contains(&format!("{addr}\tsideload")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{addr} never showed up in state sideload: connect said {:?}; adb devices: {devices}",
+                String::from_utf8_lossy(&said.stdout)
+            );
+            std::thread::sleep(Duration::from_millis(700));
+        }
     }
 
     /// `adb -s ADDR sideload PKG`, whatever its status.

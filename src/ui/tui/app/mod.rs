@@ -206,7 +206,8 @@ impl App {
                 self.install_done(*record)
             }
             Msg::SideloadPower(a) => match self.screen {
-                // `adb reboot recovery`: this is the recovery already; back to its menu.
+                // No power action: back to the menu. (`adb reboot recovery` is a real restart
+                // into the recovery, PowerAction::Recovery, performed like the others.)
                 Screen::Sideload { .. } if a == PowerAction::Wait => self.go_home(),
                 Screen::Sideload { .. } => vec![Effect::Power(a)],
                 _ => vec![],
