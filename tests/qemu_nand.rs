@@ -10,7 +10,11 @@
 //! beside its bad block (9062) with mtd0 unchanged; then the same images are timed with
 //! flash_erase + nandwrite and ubiupdatevol (BENCH lines, docs/PERFORMANCE.md); last, the same
 //! device with its slot control in a U-Boot environment on nandsim's mtd1 (made by fw_setenv):
-//! our switch erases before writing and fw_printenv reads `BOOT_ORDER=B A` back.
+//! our switch erases before writing and fw_printenv reads `BOOT_ORDER=B A` back; last, the
+//! `ubi_rename` slot control (volumes `system` + `system_b`): a switch that fails after the
+//! volume update (9069, journal kept, names unchanged: what a power cut before the rename
+//! leaves), its re-run renames once (`system` is now slot b's volume and holds the image), and
+//! a second update writes slot a and moves the name back.
 //! Boots 2 and 3, an interrupted update: nandsim keeps its pages in guest RAM (`cache_file=`
 //! only moves them to a file inside the guest), so nothing of it survives killing QEMU. So the
 //! flash here is block2mtd over a virtio disk the host keeps: boot 2 formats UBI, writes
@@ -248,6 +252,15 @@ fn setup(tmp: &Path) -> Guest {
         )
         .replace("state_dir = \"/tmp/state\"", "state_dir = \"/tmp/state2\"");
     fs::write(build.join("device-env.toml"), env_profile).unwrap();
+    // The same device with the ubi_rename slot control: the boot name `system` moves.
+    let rn_profile = PROFILE
+        .replace(
+            "misc = \"/dev/vda\"",
+            "[slots.ubi_rename]\nvolumes = [\"system\"]",
+        )
+        .replace("ubi:rootfs_{slot}", "ubi:system_{slot}")
+        .replace("state_dir = \"/tmp/state\"", "state_dir = \"/tmp/state3\"");
+    fs::write(build.join("device-rn.toml"), rn_profile).unwrap();
     fs::write(
         build.join("fw_env.config"),
         "/dev/mtd1 0x0 0x4000 0x20000\n/dev/mtd1 0x20000 0x4000 0x20000\n",
@@ -288,6 +301,7 @@ fn setup(tmp: &Path) -> Guest {
     for (f, dst) in [
         ("device-env.toml", "etc/recovery/device-env.toml"),
         ("fw_env.config", "etc/recovery/fw_env.config"),
+        ("device-rn.toml", "etc/recovery/device-rn.toml"),
     ] {
         extra.push((build.join(f).display().to_string(), dst.to_string()));
     }
@@ -373,6 +387,13 @@ fn qemu_raw_nand_and_ubi_updates_survive_bad_blocks_and_a_killed_update() {
             "ubi_slot_a_untouched",
             "env_apply",
             "env_switched_on_mtd",
+            "rn_cut_before_rename",
+            "rn_apply",
+            "rn_names_swapped",
+            "rn_boot_name_holds_new_image",
+            "rn_second_apply",
+            "rn_swapped_back",
+            "rn_slot_a_rewritten",
         ],
     );
     assert!(console.contains("NAND-GUEST-DONE"), "{console}");
