@@ -7,12 +7,19 @@
 #   nandwrite     flash_erase + nandwrite -p of the same raw image (no read-back);
 #   ubiupdatevol  ubiupdatevol of the same UBI image (no read-back);
 #   sha256sum     one hash pass over both images;
+#   ours_ubi      `apply` of a package with the UBI image only (A/B, no in-place partition, so
+#                 no verification pass before writing; switch in a U-Boot environment on mtd1);
+#   sha256sum_ubi one hash pass over the UBI image;
+#   swupdate_ubi  the peer: Debian's SWUpdate (binary and every library ldd lists, put into the
+#                 initramfs) writing the same UBI image with its `ubivol` handler from a signed
+#                 .swu (when swupdate and cpio are installed; --no-peers skips it);
 # and prints the BENCH lines. This script runs it RUNS times and prints the medians as a table,
 # with the machine's load before and after. Run through `bench/run.sh --only-nand [options]`.
 #
 #   options: --runs N     QEMU runs (default 3, median reported)
 #            --dir DIR    where the logs go (default target/bench-nand)
 #            --no-build   use the existing static musl binary
+#            --no-peers   leave SWUpdate out
 # Needs what tests/qemu_nand.rs needs (qemu-system-x86, mtd-utils, busybox-static, dosfstools,
 # mtools, libubootenv-tool, python3) and the kernel from recovery/fetch-kernel.sh (fetched when
 # missing).
@@ -22,12 +29,14 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=3
 DIR="$REPO/target/bench-nand"
 BUILD=1
+PEERS=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) RUNS="$2"; shift ;;
         --dir) DIR="$2"; shift ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --no-peers) PEERS=0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -40,6 +49,14 @@ if [ "$BUILD" = 1 ]; then
     cargo build --release --target x86_64-unknown-linux-musl --quiet
 fi
 ls recovery/.cache/kernel/boot/vmlinuz-* >/dev/null 2>&1 || recovery/fetch-kernel.sh >&2
+if [ "$PEERS" = 1 ]; then
+    if command -v swupdate >/dev/null && command -v cpio >/dev/null; then
+        # tests/qemu_nand.rs then puts SWUpdate into the guest (see swupdate_peer there).
+        export NAND_BENCH_SWUPDATE=1
+    else
+        log "swupdate or cpio missing (apt-get install swupdate cpio): no peer"
+    fi
+fi
 load_before=$(uptime | sed 's/.*load average: //')
 : >"$DIR/bench.tsv"
 for i in $(seq "$RUNS"); do
@@ -59,7 +76,7 @@ for line in open(path):
     _, name, secs = line.split("\t")
     t.setdefault(name, []).append(float(secs))
 m = {k: statistics.median(v) for k, v in t.items()}
-for k in ("ours", "nandwrite", "ubiupdatevol", "sha256sum"):
+for k in ("ours", "nandwrite", "ubiupdatevol", "sha256sum", "ours_ubi", "sha256sum_ubi"):
     if k not in m:
         sys.exit(f"no BENCH {k} line in the runs")
 tools = m["nandwrite"] + m["ubiupdatevol"]
@@ -74,4 +91,14 @@ print(f"| ubiupdatevol (no read-back) | {m['ubiupdatevol']:.2f} | |")
 print(f"| nandwrite + ubiupdatevol | {tools:.2f} | 1.00x |")
 print(f"| nandwrite + ubiupdatevol + sha256sum of both | {tools + m['sha256sum']:.2f} | {(tools + m['sha256sum']) / tools:.2f}x |")
 print(f"| ours / (tools + one hash pass) | | {m['ours'] / (tools + m['sha256sum']):.2f}x |")
+print()
+print("| case (UBI 8 MiB only, A/B) | seconds | vs ubiupdatevol |")
+print("|---|---|---|")
+print(f"| recovery-updater apply (verified, switch in the U-Boot env on NAND) | {m['ours_ubi']:.2f} | {m['ours_ubi'] / m['ubiupdatevol']:.2f}x |")
+print(f"| ubiupdatevol (no read-back) | {m['ubiupdatevol']:.2f} | 1.00x |")
+print(f"| ubiupdatevol + sha256sum of the image | {m['ubiupdatevol'] + m['sha256sum_ubi']:.2f} | {(m['ubiupdatevol'] + m['sha256sum_ubi']) / m['ubiupdatevol']:.2f}x |")
+print(f"| ours / (ubiupdatevol + one hash pass) | | {m['ours_ubi'] / (m['ubiupdatevol'] + m['sha256sum_ubi']):.2f}x |")
+if "swupdate_ubi" in m:
+    print(f"| SWUpdate ubivol handler (signed .swu, sha256 checked) | {m['swupdate_ubi']:.2f} | {m['swupdate_ubi'] / m['ubiupdatevol']:.2f}x |")
+    print(f"| ours / SWUpdate | | {m['ours_ubi'] / m['swupdate_ubi']:.2f}x |")
 PY

@@ -338,6 +338,9 @@ fn setup(tmp: &Path) -> Guest {
     extra.push((both.display().to_string(), "pkg/update.zip".into()));
     extra.push((ubi_only.display().to_string(), "pkg/update-ubi.zip".into()));
     extra.push((big.display().to_string(), "pkg/update-big.zip".into()));
+    if std::env::var_os("NAND_BENCH_SWUPDATE").is_some() {
+        swupdate_peer(&build, &mut extra);
+    }
     let initrd = tmp.join("initrd.cpio");
     let mut mk = Command::new("python3");
     mk.arg(root().join("recovery/mkinitramfs.py"))
@@ -359,6 +362,78 @@ fn setup(tmp: &Path) -> Guest {
         kernel: vmlinuz,
         initrd,
         misc,
+    }
+}
+
+/// The peer for `bench/run.sh --only-nand` (set by bench/nand.sh, never by CI): Debian's
+/// swupdate with every library `ldd` lists, and a signed .swu writing rootfs.img to UBI volume
+/// rootfs_b with its `ubivol` handler; the guest times it next to ubiupdatevol.
+fn swupdate_peer(build: &Path, extra: &mut Vec<(String, String)>) {
+    let bin = host_file("/usr/bin/swupdate", "swupdate");
+    let ldd = run(Command::new("ldd").arg(&bin));
+    assert!(ldd.status.success(), "ldd {bin}: {}", text(&ldd));
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let lib = match line.split_once("=> ") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line
+                .split_whitespace()
+                .next()
+                .filter(|l| l.starts_with('/')),
+        };
+        if let Some(lib) = lib {
+            let dst = lib.trim_start_matches('/').to_string();
+            if !extra.iter().any(|(_, d)| *d == dst) {
+                extra.push((lib.to_string(), dst));
+            }
+        }
+    }
+    extra.push((bin, "usr/bin/swupdate".into()));
+    let d = build.join("swu");
+    fs::create_dir_all(&d).unwrap();
+    fs::copy(build.join("rootfs.img"), d.join("rootfs.img")).unwrap();
+    sh(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/O=bench/CN=bench-signer", "-keyout"])
+        .arg(d.join("key.pem"))
+        .arg("-out")
+        .arg(d.join("cert.pem")));
+    let hash = run(Command::new("sha256sum").arg(d.join("rootfs.img")));
+    let hash = String::from_utf8_lossy(&hash.stdout);
+    let hash = hash.split_whitespace().next().unwrap();
+    fs::write(
+        d.join("sw-description"),
+        format!(
+            "software =\n{{\n\tversion = \"2.0.0\";\n\thardware-compatibility: [ \"1.0\" ];\n\timages: (\n\t\t{{\n\t\t\tfilename = \"rootfs.img\";\n\t\t\tvolume = \"rootfs_b\";\n\t\t\ttype = \"ubivol\";\n\t\t\tinstalled-directly = true;\n\t\t\tsha256 = \"{hash}\";\n\t\t}}\n\t);\n}}\n"
+        ),
+    )
+    .unwrap();
+    sh(Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-in",
+            "sw-description",
+            "-out",
+            "sw-description.sig",
+        ])
+        .args([
+            "-signer", "cert.pem", "-inkey", "key.pem", "-outform", "DER",
+        ])
+        .args(["-nosmimecap", "-binary"])
+        .current_dir(&d));
+    sh(Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s\\n' sw-description sw-description.sig rootfs.img | cpio -o -H crc --quiet >update.swu",
+        ])
+        .current_dir(&d));
+    for (f, dst) in [
+        ("update.swu", "pkg/update-ubi.swu"),
+        ("cert.pem", "pkg/swu-cert.pem"),
+    ] {
+        extra.push((d.join(f).display().to_string(), dst.to_string()));
     }
 }
 

@@ -83,8 +83,21 @@ case $boot in
   echo "BENCH nandwrite $(elapsed "$t0" "$t1") s (flash_erase + nandwrite -p, no read-back)"
   t0=$(now); ubiupdatevol /dev/ubi0_1 /pkg/rootfs.img; t1=$(now)
   echo "BENCH ubiupdatevol $(elapsed "$t0" "$t1") s (no read-back)"
+  # The peer, only for bench/run.sh --only-nand (NAND_BENCH_SWUPDATE): SWUpdate's ubivol handler
+  # writes the same image to rootfs_b (MTDs 0 and 1 blacklisted: they are raw, not UBI).
+  if [ -x /usr/bin/swupdate ]; then
+    t0=$(now)
+    /usr/bin/swupdate -i /pkg/update-ubi.swu -k /pkg/swu-cert.pem -H bench:1.0 -M -m -l 3 -b "0 1" \
+      >/tmp/swu.log 2>&1; rc=$?; t1=$(now)
+    [ "$rc" = 0 ] || tail -n 20 /tmp/swu.log
+    echo "BENCH swupdate_ubi $(elapsed "$t0" "$t1") s (SWUpdate ubivol, sha256 checked, no read-back)"
+    head -c "$(size /pkg/rootfs.img)" /dev/ubi0_1 >/tmp/swu.back
+    check swupdate_ubi [ "$rc" = 0 ] && check swupdate_ubi_readback cmp -s /tmp/swu.back /pkg/rootfs.img
+  fi
   t0=$(now); sha256sum /pkg/raw.img /pkg/rootfs.img >/dev/null; t1=$(now)
   echo "BENCH sha256sum $(elapsed "$t0" "$t1") s (hashing the two images once)"
+  t0=$(now); sha256sum /pkg/rootfs.img >/dev/null; t1=$(now)
+  echo "BENCH sha256sum_ubi $(elapsed "$t0" "$t1") s (hashing the UBI image once)"
   # The U-Boot environment on raw NAND (mtd1, two copies in two erase blocks): made by
   # libubootenv's fw_setenv, switched by us (erase before write), read back by fw_printenv.
   # Blank flash: libubootenv starts from its default environment file.
@@ -93,7 +106,8 @@ case $boot in
     fw_setenv -c /etc/recovery/fw_env.config $v || fail env fw_setenv
   done
   apply_env() { mkdir -p /tmp/state2; recovery-updater apply "$1" --device /etc/recovery/device-env.toml --yes --json >"$2" 2>&1; }
-  apply_env /pkg/update-ubi.zip /tmp/env.json; rc=$?
+  t0=$(now); apply_env /pkg/update-ubi.zip /tmp/env.json; rc=$?; t1=$(now)
+  echo "BENCH ours_ubi $(elapsed "$t0" "$t1") s (UBI $(size /pkg/rootfs.img) bytes only, verified, switch in the U-Boot env on mtd1)"
   tail -n 1 /tmp/env.json
   check env_apply [ "$rc" = 0 ]
   order=$(fw_printenv -c /etc/recovery/fw_env.config -n BOOT_ORDER)
