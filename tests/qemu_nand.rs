@@ -13,8 +13,9 @@
 //! our switch erases before writing and fw_printenv reads `BOOT_ORDER=B A` back; last, the
 //! `ubi_rename` slot control (volumes `system` + `system_b`): a switch that fails after the
 //! volume update (9069, journal kept, names unchanged: what a power cut before the rename
-//! leaves), its re-run renames once (`system` is now slot b's volume and holds the image), and
-//! a second update writes slot a and moves the name back.
+//! leaves), its re-run renames once (`system` is now slot b's volume and holds the image); with
+//! that journal put back (a power cut after the rename) a re-run only finishes the bookkeeping
+//! and renames nothing; a second update writes slot a and moves the name back.
 //! Boots 2 and 3, an interrupted update: nandsim keeps its pages in guest RAM (`cache_file=`
 //! only moves them to a file inside the guest), so nothing of it survives killing QEMU. So the
 //! flash here is block2mtd over a virtio disk the host keeps: boot 2 formats UBI, writes
@@ -466,6 +467,9 @@ fn qemu_raw_nand_and_ubi_updates_survive_bad_blocks_and_a_killed_update() {
             "rn_apply",
             "rn_names_swapped",
             "rn_boot_name_holds_new_image",
+            "rn_cut_after_rename_finishes",
+            "rn_cut_after_rename_only_bookkeeping",
+            "rn_cut_after_rename_writes_nothing",
             "rn_second_apply",
             "rn_swapped_back",
             "rn_slot_a_rewritten",

@@ -113,6 +113,7 @@ case $boot in
   order=$(fw_printenv -c /etc/recovery/fw_env.config -n BOOT_ORDER)
   echo "BOOT_ORDER after the update: $order"
   check env_switched_on_mtd [ "$order" = "B A" ]
+  rn_t0=$(now)
   # The ubi_rename slot control (device-rn.toml): the bootloader boots the volume named
   # `system`; the other slot's volume is `system_a` or `system_b`. Slot a (ubi0_2) is active.
   ubimkvol /dev/ubi0 -N system -s 12MiB >/dev/null && ubimkvol /dev/ubi0 -N system_b -s 12MiB >/dev/null \
@@ -127,6 +128,7 @@ case $boot in
   mv /dev/ubi0.hidden /dev/ubi0
   tail -n 1 /tmp/rn0.json
   check rn_cut_before_rename [ "$rc" = 69 -a "$(vol_of system)" = "$va" -a -f /tmp/state3/journal.json ]
+  cp /tmp/state3/journal.json /tmp/rn-journal.json
   # The re-run finishes it: one rename, boot name on slot b's volume, which holds the image.
   apply_rn /pkg/update-ubi.zip /tmp/rn1.json; rc=$?
   tail -n 1 /tmp/rn1.json
@@ -135,6 +137,16 @@ case $boot in
   check rn_names_swapped [ "$(vol_of system)" = "$vb" -a "$(vol_of system_a)" = "$va" ]
   head -c "$(size /pkg/rootfs.img)" "/dev/$(vol_of system)" >/tmp/rn.back
   check rn_boot_name_holds_new_image cmp -s /tmp/rn.back /pkg/rootfs.img
+  # A power cut after the rename, before the bookkeeping: the journal (stage flushed, target b)
+  # is back. The re-run reads slot b's volume (now called `system`) back, only finishes the
+  # bookkeeping and renames nothing.
+  cp /tmp/rn-journal.json /tmp/state3/journal.json
+  apply_rn /pkg/update-ubi.zip /tmp/rn1b.json; rc=$?
+  tail -n 1 /tmp/rn1b.json
+  check rn_cut_after_rename_finishes [ "$rc" = 0 -a "$(vol_of system)" = "$vb" -a "$(vol_of system_a)" = "$va" ]
+  check rn_cut_after_rename_only_bookkeeping grep -q "finishing" /tmp/rn1b.json
+  if grep -q '"phase":"write"' /tmp/rn1b.json; then fail rn_cut_after_rename_writes_nothing "wrote"
+  else ok rn_cut_after_rename_writes_nothing; fi
   # A second update writes slot a (system_a) and moves the boot name back.
   apply_rn /pkg/update-ubi.zip /tmp/rn2.json; rc=$?
   tail -n 1 /tmp/rn2.json
@@ -144,6 +156,7 @@ case $boot in
   head -c "$(size /pkg/rootfs.img)" "/dev/$va" >/tmp/rn2.back
   check rn_slot_a_rewritten cmp -s /tmp/rn2.back /pkg/rootfs.img
   ubinfo -d 0 -n "${va#ubi0_}" | grep -E "Name|Volume ID"
+  echo "the ubi_rename scenario took $(elapsed "$rn_t0" "$(now)") s"
   finish
   ;;
 2)
