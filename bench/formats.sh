@@ -10,7 +10,11 @@
 #            --dir DIR    work directory (default target/bench-formats; a real disk, not tmpfs)
 #            --no-build   use the existing target/release binary
 #            --bin PATH   use this binary (e.g. the static musl build); implies --no-build
-# Needs: python3, openssl, zstd, /usr/bin/time. Prints a Markdown table.
+#            --no-peers   skip SWUpdate
+# Needs: python3, openssl, zstd, /usr/bin/time. Prints a Markdown table. With Debian's swupdate
+# installed (bench/run.sh installs it), also SWUpdate's raw handler on the same compressible
+# image stored, zlib- and zstd-compressed (`compressed = "zlib"|"zstd";` in sw-description),
+# written to a slot file, fsynced.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +22,7 @@ SIZE=1024
 RUNS=3
 DIR="$REPO/target/bench-formats"
 BUILD=1
+PEERS=1
 BIN="$REPO/target/release/recovery-updater"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -26,7 +31,8 @@ while [ $# -gt 0 ]; do
         --dir) DIR="$2"; shift ;;
         --no-build) BUILD=0 ;;
         --bin) BIN="$2"; BUILD=0; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --no-peers) PEERS=0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -132,6 +138,54 @@ time_median() {
 apply() { "$BIN" apply "$1" --device "$dev/device.toml" --yes; }
 size_mib() { stat -c %s "$1" | awk '{printf "%.1f", $1/1048576}'; }
 
+# SWUpdate (Debian's build links libzstd and registers the raw handler): one .swu per
+# compression of the compressible image, CMS-signed, streamed into a slot file of SIZE MiB.
+command -v swupdate >/dev/null || { [ "$PEERS" = 0 ] || log "swupdate missing: skipping it"; PEERS=0; }
+swu="$DIR/swu"
+if [ "$PEERS" = 1 ]; then
+    mkdir -p "$swu"
+    [ -f "$swu/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$swu/key.pem" \
+        -out "$swu/cert.pem" -days 3650 -subj "/O=bench/CN=bench-signer" >/dev/null 2>&1
+    [ -f "$swu/slot.img" ] || fallocate -l "$((SIZE << 20))" "$swu/slot.img"
+    for c in stored zlib zstd; do
+        d="$swu/$c"
+        [ -f "$d/update.swu" ] && continue
+        mkdir -p "$d"
+        case $c in
+            stored) file=rootfs.img; comp=""; ln -f "$DIR/compressible.img" "$d/$file" ;;
+            zlib) file=rootfs.img.gz; comp='compressed = "zlib";'
+                gzip -6 -c "$DIR/compressible.img" >"$d/$file" ;;
+            zstd) file=rootfs.img.zst; comp='compressed = "zstd";'
+                ln -f "$DIR/compressible.img.zst" "$d/$file" ;;
+        esac
+        cat >"$d/sw-description" <<EOF
+software =
+{
+	version = "2.0.0";
+	hardware-compatibility: [ "1.0" ];
+	images: (
+		{
+			filename = "$file";
+			device = "$swu/slot.img";
+			type = "raw";
+			installed-directly = true;
+			$comp
+			sha256 = "$(sha256sum "$d/$file" | cut -d' ' -f1)";
+		}
+	);
+}
+EOF
+        openssl cms -sign -in "$d/sw-description" -out "$d/sw-description.sig" \
+            -signer "$swu/cert.pem" -inkey "$swu/key.pem" -outform DER -nosmimecap -binary
+        (cd "$d" && printf '%s\n' sw-description sw-description.sig "$file" |
+            cpio -o -H crc --quiet >update.swu)
+    done
+fi
+# SWUpdate's install, then an fsync of the slot file (apply fsyncs its slot itself).
+swu_apply() {
+    swupdate -i "$1" -k "$swu/cert.pem" -H bench:1.0 -M -m -l 3 && sync "$swu/slot.img"
+}
+
 for f in "$DIR"/*.zip "$DIR"/*.img "$DIR"/*.simg "$DIR"/*.zst; do cat "$f" >/dev/null; done
 log "timing ($RUNS runs each, $SIZE MiB)"
 t_sha=$(time_median openssl dgst -sha256 "$DIR/compressible.img")
@@ -141,6 +195,13 @@ t_deflate=$(time_median apply "$DIR/deflate.zip")
 t_zstd=$(time_median apply "$DIR/zstd.zip")
 t_raw=$(time_median apply "$DIR/raw.zip")
 t_sparse=$(time_median apply "$DIR/sparse.zip")
+if [ "$PEERS" = 1 ]; then
+    for c in stored zlib zstd; do
+        cat "$swu/$c/update.swu" >/dev/null
+        eval "t_swu_$c=\$(time_median swu_apply \"\$swu/\$c/update.swu\")"
+        cmp -s "$swu/slot.img" "$DIR/compressible.img" || { log "SWUpdate ($c) did not write the image"; exit 1; }
+    done
+fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
 cat <<EOF
 | case ($SIZE MiB compressible image, A/B apply) | seconds | vs stored | package MiB |
@@ -150,6 +211,15 @@ cat <<EOF
 | deflate | $t_deflate | $(ratio "$t_deflate" "$t_stored") | $(size_mib "$DIR/deflate.zip") |
 | zstd (level 3) | $t_zstd | $(ratio "$t_zstd" "$t_stored") | $(size_mib "$DIR/zstd.zip") |
 | zstd -d -c (CLI, level 3 file) | $t_zstdcli | $(ratio "$t_zstdcli" "$t_stored") | $(size_mib "$DIR/compressible.img.zst") |
+EOF
+if [ "$PEERS" = 1 ]; then
+    cat <<EOF
+| SWUpdate raw handler, stored | $t_swu_stored | $(ratio "$t_swu_stored" "$t_stored") | $(size_mib "$swu/stored/update.swu") |
+| SWUpdate raw handler, zlib (gzip -6) | $t_swu_zlib | $(ratio "$t_swu_zlib" "$t_stored") | $(size_mib "$swu/zlib/update.swu") |
+| SWUpdate raw handler, zstd (level 3) | $t_swu_zstd | $(ratio "$t_swu_zstd" "$t_stored") | $(size_mib "$swu/zstd/update.swu") |
+EOF
+fi
+cat <<EOF
 
 | case (A/B apply) | seconds | vs raw $DATA MiB |
 |---|---|---|

@@ -15,6 +15,9 @@
 #   bench/run.sh --only-formats [--size MIB --runs N ...]
 #                                only the image-format cases (zstd, Android sparse):
 #                                bench/formats.sh, options there
+#   bench/run.sh --only-nand [--runs N --no-build]
+#                                only raw NAND and UBI under nandsim in QEMU (TCG): ours next to
+#                                nandwrite and ubiupdatevol in the same boot (bench/nand.sh)
 #   bench/run.sh --only-sideload [--runs N --no-build ...]
 #                                only `adb sideload` (Debian's adb) next to `apply` of the same
 #                                package (bench/sideload.sh; 1 GiB unless --sizes after it)
@@ -27,6 +30,10 @@ set -euo pipefail
 if [ "${1:-}" = --only-formats ]; then
     shift
     exec "$(dirname "$0")/formats.sh" "$@"
+fi
+if [ "${1:-}" = --only-nand ] || [ "${1:-}" = --nand ]; then
+    shift
+    exec "$(dirname "$0")/nand.sh" "$@"
 fi
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,7 +55,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0 ;;
         --no-install) INSTALL=0 ;;
         --only-sideload) ONLY_SIDELOAD=1; SIZES="1024"; PEERS=0 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift

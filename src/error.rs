@@ -580,6 +580,13 @@ pub enum Error {
     SlotSwitch { reason: String },
     #[error("slot state: {reason}")]
     SlotState { reason: String },
+    /// The `ubi_rename` switch: the kernel refused to rename the volumes (9069).
+    #[error("switching to slot {slot} by renaming UBI volumes failed: {source}")]
+    SlotRename {
+        slot: crate::device::Slot,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("saving {path} failed: {source}")]
     StateWrite {
         path: PathBuf,
@@ -721,6 +728,9 @@ impl HasCode for Error {
             Error::Flush { source, .. } => FlashError::code_of(source).unwrap_or(Code::FlushFailed),
             Error::SlotSwitch { .. } => Code::SlotSwitchFailed,
             Error::SlotState { .. } => Code::SlotStateInvalid,
+            Error::SlotRename { source, .. } => {
+                FlashError::code_of(source).unwrap_or(Code::SlotSwitchFailed)
+            }
             Error::StateWrite { .. } => Code::StateWriteFailed,
             Error::ResumeNeedsPackage { .. } => Code::ResumeNeedsPackage,
             Error::TargetProtected { .. } => Code::TargetProtected,

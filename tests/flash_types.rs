@@ -128,4 +128,15 @@ fn hotspot_profile_loads() {
     let locs = recovery_updater::device::uboot_env::parse_config(&text, Path::new("/")).unwrap();
     assert_eq!(locs.len(), 2);
     assert!(locs.iter().all(|l| l.device == Path::new("/dev/mtd8")));
+    // Its commented alternative, the UBI rename switch instead of the environment, loads too.
+    let text = fs::read_to_string(&path).unwrap();
+    let env = "[slots.uboot_env]\nconfig = \"fw_env.config\"\n";
+    let rename = "# [slots.ubi_rename]\n# volumes = [\"rootfs\"]";
+    assert!(text.contains(env) && text.contains(rename));
+    let alt = text
+        .replace(env, "")
+        .replace(rename, "[slots.ubi_rename]\nvolumes = [\"rootfs\"]");
+    let p = Profile::parse(&alt, &path, path.parent().unwrap()).unwrap();
+    assert_eq!(p.slots.ubi_rename.unwrap().volumes, ["rootfs"]);
+    assert!(p.slots.uboot_env.is_none());
 }

@@ -10,7 +10,12 @@
 //! beside its bad block (9062) with mtd0 unchanged; then the same images are timed with
 //! flash_erase + nandwrite and ubiupdatevol (BENCH lines, docs/PERFORMANCE.md); last, the same
 //! device with its slot control in a U-Boot environment on nandsim's mtd1 (made by fw_setenv):
-//! our switch erases before writing and fw_printenv reads `BOOT_ORDER=B A` back.
+//! our switch erases before writing and fw_printenv reads `BOOT_ORDER=B A` back; last, the
+//! `ubi_rename` slot control (volumes `system` + `system_b`): a switch that fails after the
+//! volume update (9069, journal kept, names unchanged: what a power cut before the rename
+//! leaves), its re-run renames once (`system` is now slot b's volume and holds the image); with
+//! that journal put back (a power cut after the rename) a re-run only finishes the bookkeeping
+//! and renames nothing; a second update writes slot a and moves the name back.
 //! Boots 2 and 3, an interrupted update: nandsim keeps its pages in guest RAM (`cache_file=`
 //! only moves them to a file inside the guest), so nothing of it survives killing QEMU. So the
 //! flash here is block2mtd over a virtio disk the host keeps: boot 2 formats UBI, writes
@@ -248,6 +253,15 @@ fn setup(tmp: &Path) -> Guest {
         )
         .replace("state_dir = \"/tmp/state\"", "state_dir = \"/tmp/state2\"");
     fs::write(build.join("device-env.toml"), env_profile).unwrap();
+    // The same device with the ubi_rename slot control: the boot name `system` moves.
+    let rn_profile = PROFILE
+        .replace(
+            "misc = \"/dev/vda\"",
+            "[slots.ubi_rename]\nvolumes = [\"system\"]",
+        )
+        .replace("ubi:rootfs_{slot}", "ubi:system_{slot}")
+        .replace("state_dir = \"/tmp/state\"", "state_dir = \"/tmp/state3\"");
+    fs::write(build.join("device-rn.toml"), rn_profile).unwrap();
     fs::write(
         build.join("fw_env.config"),
         "/dev/mtd1 0x0 0x4000 0x20000\n/dev/mtd1 0x20000 0x4000 0x20000\n",
@@ -288,6 +302,7 @@ fn setup(tmp: &Path) -> Guest {
     for (f, dst) in [
         ("device-env.toml", "etc/recovery/device-env.toml"),
         ("fw_env.config", "etc/recovery/fw_env.config"),
+        ("device-rn.toml", "etc/recovery/device-rn.toml"),
     ] {
         extra.push((build.join(f).display().to_string(), dst.to_string()));
     }
@@ -324,6 +339,9 @@ fn setup(tmp: &Path) -> Guest {
     extra.push((both.display().to_string(), "pkg/update.zip".into()));
     extra.push((ubi_only.display().to_string(), "pkg/update-ubi.zip".into()));
     extra.push((big.display().to_string(), "pkg/update-big.zip".into()));
+    if std::env::var_os("NAND_BENCH_SWUPDATE").is_some() {
+        swupdate_peer(&build, &mut extra);
+    }
     let initrd = tmp.join("initrd.cpio");
     let mut mk = Command::new("python3");
     mk.arg(root().join("recovery/mkinitramfs.py"))
@@ -345,6 +363,78 @@ fn setup(tmp: &Path) -> Guest {
         kernel: vmlinuz,
         initrd,
         misc,
+    }
+}
+
+/// The peer for `bench/run.sh --only-nand` (set by bench/nand.sh, never by CI): Debian's
+/// swupdate with every library `ldd` lists, and a signed .swu writing rootfs.img to UBI volume
+/// rootfs_b with its `ubivol` handler; the guest times it next to ubiupdatevol.
+fn swupdate_peer(build: &Path, extra: &mut Vec<(String, String)>) {
+    let bin = host_file("/usr/bin/swupdate", "swupdate");
+    let ldd = run(Command::new("ldd").arg(&bin));
+    assert!(ldd.status.success(), "ldd {bin}: {}", text(&ldd));
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let lib = match line.split_once("=> ") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line
+                .split_whitespace()
+                .next()
+                .filter(|l| l.starts_with('/')),
+        };
+        if let Some(lib) = lib {
+            let dst = lib.trim_start_matches('/').to_string();
+            if !extra.iter().any(|(_, d)| *d == dst) {
+                extra.push((lib.to_string(), dst));
+            }
+        }
+    }
+    extra.push((bin, "usr/bin/swupdate".into()));
+    let d = build.join("swu");
+    fs::create_dir_all(&d).unwrap();
+    fs::copy(build.join("rootfs.img"), d.join("rootfs.img")).unwrap();
+    sh(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/O=bench/CN=bench-signer", "-keyout"])
+        .arg(d.join("key.pem"))
+        .arg("-out")
+        .arg(d.join("cert.pem")));
+    let hash = run(Command::new("sha256sum").arg(d.join("rootfs.img")));
+    let hash = String::from_utf8_lossy(&hash.stdout);
+    let hash = hash.split_whitespace().next().unwrap();
+    fs::write(
+        d.join("sw-description"),
+        format!(
+            "software =\n{{\n\tversion = \"2.0.0\";\n\thardware-compatibility: [ \"1.0\" ];\n\timages: (\n\t\t{{\n\t\t\tfilename = \"rootfs.img\";\n\t\t\tvolume = \"rootfs_b\";\n\t\t\ttype = \"ubivol\";\n\t\t\tinstalled-directly = true;\n\t\t\tsha256 = \"{hash}\";\n\t\t}}\n\t);\n}}\n"
+        ),
+    )
+    .unwrap();
+    sh(Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-in",
+            "sw-description",
+            "-out",
+            "sw-description.sig",
+        ])
+        .args([
+            "-signer", "cert.pem", "-inkey", "key.pem", "-outform", "DER",
+        ])
+        .args(["-nosmimecap", "-binary"])
+        .current_dir(&d));
+    sh(Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s\\n' sw-description sw-description.sig rootfs.img | cpio -o -H crc --quiet >update.swu",
+        ])
+        .current_dir(&d));
+    for (f, dst) in [
+        ("update.swu", "pkg/update-ubi.swu"),
+        ("cert.pem", "pkg/swu-cert.pem"),
+    ] {
+        extra.push((d.join(f).display().to_string(), dst.to_string()));
     }
 }
 
@@ -373,6 +463,16 @@ fn qemu_raw_nand_and_ubi_updates_survive_bad_blocks_and_a_killed_update() {
             "ubi_slot_a_untouched",
             "env_apply",
             "env_switched_on_mtd",
+            "rn_cut_before_rename",
+            "rn_apply",
+            "rn_names_swapped",
+            "rn_boot_name_holds_new_image",
+            "rn_cut_after_rename_finishes",
+            "rn_cut_after_rename_only_bookkeeping",
+            "rn_cut_after_rename_writes_nothing",
+            "rn_second_apply",
+            "rn_swapped_back",
+            "rn_slot_a_rewritten",
         ],
     );
     assert!(console.contains("NAND-GUEST-DONE"), "{console}");

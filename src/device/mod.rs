@@ -270,6 +270,11 @@ impl Device for ProfileDevice {
                 store, vars,
             ))));
         }
+        if let (SlotMode::Ab, Some(r)) = (self.profile.slots.mode, &self.profile.slots.ubi_rename) {
+            return Ok(Some(Box::new(
+                slots::ubi_rename::UbiRenameSlotControl::new(r, &self.profile.state_dir),
+            )));
+        }
         match (self.profile.slots.mode, &self.profile.slots.misc) {
             (SlotMode::Ab, Some(misc)) => Ok(Some(Box::new(MiscSlotControl::new(misc.clone())))),
             (SlotMode::Ab, None) => Err(Error::Profile {

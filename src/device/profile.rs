@@ -63,6 +63,9 @@ pub struct Slots {
     /// U-Boot environment slot control (instead of misc).
     #[serde(default)]
     pub uboot_env: Option<UbootEnvDef>,
+    /// UBI volume names as slot control (instead of misc): the boot name moves by rename.
+    #[serde(default)]
+    pub ubi_rename: Option<super::slots::ubi_rename::UbiRenameDef>,
 }
 
 /// `[slots.uboot_env]`: where the environment lives and which variables select the slot.
@@ -561,11 +564,26 @@ impl RawProfile {
             }
         }
         if self.slots.mode == SlotMode::Ab {
-            if self.slots.misc.is_none() && self.slots.uboot_env.is_none() {
+            if self.slots.misc.is_none()
+                && self.slots.uboot_env.is_none()
+                && self.slots.ubi_rename.is_none()
+            {
                 return Err(invalid(
                     path,
-                    "slots.mode = \"ab\" needs slots.misc (or slots.uboot_env)",
+                    "slots.mode = \"ab\" needs slots.misc (or slots.uboot_env, slots.ubi_rename)",
                 ));
+            }
+            if self.slots.ubi_rename.is_some()
+                && (self.slots.misc.is_some() || self.slots.uboot_env.is_some())
+            {
+                return Err(invalid(
+                    path,
+                    "slots.ubi_rename is the slot control: no slots.misc or slots.uboot_env beside it",
+                ));
+            }
+            if let Some(r) = &self.slots.ubi_rename {
+                let paths: Vec<&str> = self.partitions.iter().map(|p| p.path.as_str()).collect();
+                r.validate(&paths).map_err(|e| invalid(path, e))?;
             }
             if !self.partitions.iter().any(PartitionDef::slotted) {
                 return Err(invalid(path, "A/B device without any {slot} partition"));
@@ -662,6 +680,7 @@ impl Profile {
                 config: at.path(&u.config),
                 ..u
             }),
+            ubi_rename: raw.slots.ubi_rename,
         };
         let partitions = raw
             .partitions

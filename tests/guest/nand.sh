@@ -5,7 +5,9 @@
 #   1  nandsim (128 MiB, 2 KiB pages, factory bad blocks 5 and 200): a raw image over bad block
 #      5 on mtd0, read back with `nanddump --bb=skipbad`; an A/B update of UBI volume rootfs_b
 #      on mtd2, read back and its update marker checked; the benchmark against nandwrite and
-#      ubiupdatevol in the same boot; then a slot switch in a U-Boot environment on mtd1.
+#      ubiupdatevol in the same boot; then a slot switch in a U-Boot environment on mtd1; then
+#      the ubi_rename slot control: a switch cut before the rename, re-run, and a second update
+#      that moves the boot name back.
 #   2  block2mtd on virtio disk vdb (kept by the host across boots): fresh UBI, rootfs_a
 #      written, then an update of rootfs_b from the package on FAT disk vdc (read slowly) is
 #      started; once it is writing, "S3 KILL ME" asks the host to kill QEMU.
@@ -32,6 +34,8 @@ apply() {
   recovery-updater apply "$1" --device /etc/recovery/device.toml --yes --json >"$2" 2>&1
 }
 size() { wc -c <"$1" | tr -d ' '; }
+# The ubiX_Y volume called $1 (none: empty).
+vol_of() { for d in /sys/class/ubi/ubi*_*; do [ "$(cat "$d/name")" = "$1" ] && basename "$d"; done; }
 finish() { sync; echo "NAND-GUEST-DONE"; poweroff -f; }
 
 for m in virtio_pci virtio_blk ubi vfat nls_cp437 nls_ascii nls_utf8; do modprobe $m || fail modules $m; done
@@ -79,8 +83,21 @@ case $boot in
   echo "BENCH nandwrite $(elapsed "$t0" "$t1") s (flash_erase + nandwrite -p, no read-back)"
   t0=$(now); ubiupdatevol /dev/ubi0_1 /pkg/rootfs.img; t1=$(now)
   echo "BENCH ubiupdatevol $(elapsed "$t0" "$t1") s (no read-back)"
+  # The peer, only for bench/run.sh --only-nand (NAND_BENCH_SWUPDATE): SWUpdate's ubivol handler
+  # writes the same image to rootfs_b (MTDs 0 and 1 blacklisted: they are raw, not UBI).
+  if [ -x /usr/bin/swupdate ]; then
+    t0=$(now)
+    /usr/bin/swupdate -i /pkg/update-ubi.swu -k /pkg/swu-cert.pem -H bench:1.0 -M -m -l 3 -b "0 1" \
+      >/tmp/swu.log 2>&1; rc=$?; t1=$(now)
+    [ "$rc" = 0 ] || tail -n 20 /tmp/swu.log
+    echo "BENCH swupdate_ubi $(elapsed "$t0" "$t1") s (SWUpdate ubivol, sha256 checked, no read-back)"
+    head -c "$(size /pkg/rootfs.img)" /dev/ubi0_1 >/tmp/swu.back
+    check swupdate_ubi [ "$rc" = 0 ] && check swupdate_ubi_readback cmp -s /tmp/swu.back /pkg/rootfs.img
+  fi
   t0=$(now); sha256sum /pkg/raw.img /pkg/rootfs.img >/dev/null; t1=$(now)
   echo "BENCH sha256sum $(elapsed "$t0" "$t1") s (hashing the two images once)"
+  t0=$(now); sha256sum /pkg/rootfs.img >/dev/null; t1=$(now)
+  echo "BENCH sha256sum_ubi $(elapsed "$t0" "$t1") s (hashing the UBI image once)"
   # The U-Boot environment on raw NAND (mtd1, two copies in two erase blocks): made by
   # libubootenv's fw_setenv, switched by us (erase before write), read back by fw_printenv.
   # Blank flash: libubootenv starts from its default environment file.
@@ -89,12 +106,57 @@ case $boot in
     fw_setenv -c /etc/recovery/fw_env.config $v || fail env fw_setenv
   done
   apply_env() { mkdir -p /tmp/state2; recovery-updater apply "$1" --device /etc/recovery/device-env.toml --yes --json >"$2" 2>&1; }
-  apply_env /pkg/update-ubi.zip /tmp/env.json; rc=$?
+  t0=$(now); apply_env /pkg/update-ubi.zip /tmp/env.json; rc=$?; t1=$(now)
+  echo "BENCH ours_ubi $(elapsed "$t0" "$t1") s (UBI $(size /pkg/rootfs.img) bytes only, verified, switch in the U-Boot env on mtd1)"
   tail -n 1 /tmp/env.json
   check env_apply [ "$rc" = 0 ]
   order=$(fw_printenv -c /etc/recovery/fw_env.config -n BOOT_ORDER)
   echo "BOOT_ORDER after the update: $order"
   check env_switched_on_mtd [ "$order" = "B A" ]
+  rn_t0=$(now)
+  # The ubi_rename slot control (device-rn.toml): the bootloader boots the volume named
+  # `system`; the other slot's volume is `system_a` or `system_b`. Slot a (ubi0_2) is active.
+  ubimkvol /dev/ubi0 -N system -s 12MiB >/dev/null && ubimkvol /dev/ubi0 -N system_b -s 12MiB >/dev/null \
+    || fail ubi mkvol
+  va=$(vol_of system); vb=$(vol_of system_b)
+  ubiupdatevol "/dev/$va" /pkg/old.img || fail ubi old
+  apply_rn() { mkdir -p /tmp/state3; recovery-updater apply "$1" --device /etc/recovery/device-rn.toml --yes --json >"$2" 2>&1; }
+  # A switch that fails after the volume update (the rename needs /dev/ubi0, hidden here): the
+  # state a power cut between the update and the rename leaves. The names are unchanged.
+  mv /dev/ubi0 /dev/ubi0.hidden
+  apply_rn /pkg/update-ubi.zip /tmp/rn0.json; rc=$?
+  mv /dev/ubi0.hidden /dev/ubi0
+  tail -n 1 /tmp/rn0.json
+  check rn_cut_before_rename [ "$rc" = 69 -a "$(vol_of system)" = "$va" -a -f /tmp/state3/journal.json ]
+  cp /tmp/state3/journal.json /tmp/rn-journal.json
+  # The re-run finishes it: one rename, boot name on slot b's volume, which holds the image.
+  apply_rn /pkg/update-ubi.zip /tmp/rn1.json; rc=$?
+  tail -n 1 /tmp/rn1.json
+  check rn_apply [ "$rc" = 0 ]
+  echo "UBI names after the update: $va=$(cat /sys/class/ubi/$va/name) $vb=$(cat /sys/class/ubi/$vb/name)"
+  check rn_names_swapped [ "$(vol_of system)" = "$vb" -a "$(vol_of system_a)" = "$va" ]
+  head -c "$(size /pkg/rootfs.img)" "/dev/$(vol_of system)" >/tmp/rn.back
+  check rn_boot_name_holds_new_image cmp -s /tmp/rn.back /pkg/rootfs.img
+  # A power cut after the rename, before the bookkeeping: the journal (stage flushed, target b)
+  # is back. The re-run reads slot b's volume (now called `system`) back, only finishes the
+  # bookkeeping and renames nothing.
+  cp /tmp/rn-journal.json /tmp/state3/journal.json
+  apply_rn /pkg/update-ubi.zip /tmp/rn1b.json; rc=$?
+  tail -n 1 /tmp/rn1b.json
+  check rn_cut_after_rename_finishes [ "$rc" = 0 -a "$(vol_of system)" = "$vb" -a "$(vol_of system_a)" = "$va" ]
+  check rn_cut_after_rename_only_bookkeeping grep -q "finishing" /tmp/rn1b.json
+  if grep -q '"phase":"write"' /tmp/rn1b.json; then fail rn_cut_after_rename_writes_nothing "wrote"
+  else ok rn_cut_after_rename_writes_nothing; fi
+  # A second update writes slot a (system_a) and moves the boot name back.
+  apply_rn /pkg/update-ubi.zip /tmp/rn2.json; rc=$?
+  tail -n 1 /tmp/rn2.json
+  check rn_second_apply [ "$rc" = 0 ]
+  echo "UBI names after the second update: $va=$(cat /sys/class/ubi/$va/name) $vb=$(cat /sys/class/ubi/$vb/name)"
+  check rn_swapped_back [ "$(vol_of system)" = "$va" -a "$(vol_of system_b)" = "$vb" ]
+  head -c "$(size /pkg/rootfs.img)" "/dev/$va" >/tmp/rn2.back
+  check rn_slot_a_rewritten cmp -s /tmp/rn2.back /pkg/rootfs.img
+  ubinfo -d 0 -n "${va#ubi0_}" | grep -E "Name|Volume ID"
+  echo "the ubi_rename scenario took $(elapsed "$rn_t0" "$(now)") s"
   finish
   ;;
 2)

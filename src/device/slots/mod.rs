@@ -3,11 +3,13 @@
 //!
 //! One trait ([`SlotControl`]) and one file per backend: Android's `bootloader_control` in misc
 //! ([`misc`]) and the U-Boot environment with RAUC's `BOOT_ORDER` / `BOOT_x_LEFT` scheme
-//! ([`uboot`]; the environment's bytes are [`crate::device::uboot_env`]'s). The profile's `[slots]` picks
+//! ([`uboot`]; the environment's bytes are [`crate::device::uboot_env`]'s), and UBI volume names
+//! for a bootloader that boots a volume by a fixed name ([`ubi_rename`]). The profile's `[slots]` picks
 //! one ([`crate::device::Device::slot_control`]). The life of an A/B install built on them
 //! (install → switch → boot → confirm, or fall back) is in docs/SLOTS.md.
 
 pub mod misc;
+pub mod ubi_rename;
 pub mod uboot;
 
 use serde::Serialize;

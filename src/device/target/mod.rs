@@ -246,7 +246,9 @@ impl From<FlashError> for io::Error {
 
 /// The device node a profile path names: `mtd:NAME` is looked up in /proc/mtd (`/dev/mtdN`),
 /// `ubi:NAME` in sysfs (`/dev/ubiX_Y`); any other path is itself. The name is exact (after
-/// `{slot}` was replaced). 9066 when no partition or volume has that name.
+/// `{slot}` was replaced), except that `ubi:NAME_a` is the volume `NAME` while slot a is active
+/// in the `ubi_rename` scheme ([`ubi::find_renamed_slot`]). 9066 when no partition or volume
+/// has that name.
 pub fn resolve(path: &Path) -> io::Result<PathBuf> {
     resolve_in(path, Path::new("/proc/mtd"), Path::new(ubi::SYSFS))
 }
@@ -269,7 +271,11 @@ pub fn resolve_in(path: &Path, proc_mtd: &Path, sys_ubi: &Path) -> io::Result<Pa
         };
     }
     if let Some(name) = s.strip_prefix("ubi:") {
-        return match ubi::find_volume(sys_ubi, name) {
+        // A slot's volume is `NAME_a`, or `NAME` while it is the active one in the
+        // `ubi_rename` scheme (docs/SLOTS.md).
+        let found =
+            ubi::find_volume(sys_ubi, name).or_else(|| ubi::find_renamed_slot(sys_ubi, name));
+        return match found {
             Some(vol) => Ok(PathBuf::from(format!("/dev/{vol}"))),
             None => Err(FlashError::NotFound {
                 spec: s.to_string(),

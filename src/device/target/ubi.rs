@@ -14,7 +14,9 @@
 //! package does not carry from it, or a read-back) fails with 9064; writing it whole clears it.
 //!
 //! A/B is two volumes (`rootfs_a`, `rootfs_b`). Where the bootloader picks its volume by name,
-//! [`rename_swap`] exchanges two volumes' names in one atomic `UBI_IOCRNVOL`.
+//! the `ubi_rename` slot control ([`crate::device::slots::ubi_rename`]) moves the boot name from
+//! one volume to the other in one atomic `UBI_IOCRNVOL` ([`rename`]); [`find_renamed_slot`]
+//! finds a slot's volume while it carries the boot name.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -324,47 +326,83 @@ impl RenameRequest {
 nix::ioctl_write_ptr!(ubi_rename_volumes, b'o', 3, RenameRequest);
 
 /// Exchanges the names of volumes `a` and `b` (`ubiX_Y` directories of one UBI device, e.g.
-/// `ubi0_1` and `ubi0_2`) atomically: the switch for a bootloader that boots the volume called,
-/// say, `rootfs`. 9069 on failure (the old names stay).
+/// `ubi0_1` and `ubi0_2`) atomically. 9069 on failure (the old names stay).
 pub fn rename_swap(sys_ubi: &Path, a: &str, b: &str) -> io::Result<()> {
+    let name = |v: &str| read_attr(&sys_ubi.join(v), "name");
+    let (Some(name_a), Some(name_b)) = (name(a), name(b)) else {
+        return Err(rename_error(a, "volume names unreadable in sysfs".into()));
+    };
+    rename(&[(a, &name_b), (b, &name_a)])
+}
+
+fn rename_error(device: &str, reason: String) -> io::Error {
+    let device = device.split_once('_').map_or(device, |(d, _)| d);
+    FlashError::Rename {
+        device: PathBuf::from(format!("/dev/{device}")),
+        reason,
+    }
+    .into()
+}
+
+/// Gives each volume (`ubiX_Y`, all on one UBI device) its new name in one atomic
+/// `UBI_IOCRNVOL`: the switch of the `ubi_rename` slot control
+/// ([`crate::device::slots::ubi_rename`]). 9069 on failure (the old names stay).
+///
+/// The caller must make sure no new name is held by a volume outside the request: the kernel
+/// then *removes* that volume (ubirename's "replace" semantics).
+pub fn rename(renames: &[(&str, &str)]) -> io::Result<()> {
     let parse = |v: &str| -> Option<(String, u32)> {
         let (dev, id) = v.split_once('_')?;
         Some((dev.to_string(), id.parse().ok()?))
     };
-    let fail = |device: &str, reason: String| -> io::Error {
-        FlashError::Rename {
-            device: PathBuf::from(format!("/dev/{device}")),
-            reason,
+    let first = renames.first().map_or("ubi", |r| r.0);
+    let mut dev = None;
+    let mut ids = Vec::new();
+    for (vol, new_name) in renames {
+        let Some((d, id)) = parse(vol) else {
+            return Err(rename_error(first, format!("{vol} is not a ubiX_Y volume")));
+        };
+        if dev.get_or_insert_with(|| d.clone()) != &d {
+            return Err(rename_error(
+                first,
+                format!("{first} and {vol} are on different UBI devices"),
+            ));
         }
-        .into()
-    };
-    let ((dev_a, id_a), (dev_b, id_b)) = match (parse(a), parse(b)) {
-        (Some(x), Some(y)) => (x, y),
-        _ => return Err(fail(a, format!("{a} and {b} are not ubiX_Y volumes"))),
-    };
-    if dev_a != dev_b {
-        return Err(fail(
-            &dev_a,
-            format!("{a} and {b} are on different UBI devices"),
-        ));
+        ids.push((id, *new_name));
     }
-    let name = |v: &str| read_attr(&sys_ubi.join(v), "name");
-    let (Some(name_a), Some(name_b)) = (name(a), name(b)) else {
-        return Err(fail(&dev_a, "volume names unreadable in sysfs".into()));
-    };
-    let req =
-        RenameRequest::new(&[(id_a, &name_b), (id_b, &name_a)]).map_err(|r| fail(&dev_a, r))?;
-    let node = PathBuf::from(format!("/dev/{dev_a}"));
+    let req = RenameRequest::new(&ids).map_err(|r| rename_error(first, r))?;
+    let node = PathBuf::from(format!("/dev/{}", dev.unwrap_or_default()));
     let f = OpenOptions::new()
         .read(true)
         .write(true)
         .open(&node)
-        .map_err(|e| fail(&dev_a, e.to_string()))?;
+        .map_err(|e| rename_error(first, e.to_string()))?;
     // SAFETY: UBI_IOCRNVOL reads one packed `ubi_rnvol_req` (RenameRequest, checked to be the
     // kernel's 4368 bytes by a unit test) from a live pointer.
     unsafe { ubi_rename_volumes(f.as_raw_fd(), &*req) }
-        .map_err(|e| fail(&dev_a, format!("UBI_IOCRNVOL: {e}")))?;
+        .map_err(|e| rename_error(first, format!("UBI_IOCRNVOL: {e}")))?;
     Ok(())
+}
+
+/// `NAME_a` / `NAME_b` in the `ubi_rename` scheme (docs/SLOTS.md): the active slot's volume
+/// carries the boot name `NAME` and the other one `NAME_<its slot>`. So when no volume is
+/// called `NAME_a`, but `NAME` and `NAME_b` exist (on one UBI device), slot a is the volume
+/// called `NAME`. `None` otherwise.
+pub fn find_renamed_slot(sys_ubi: &Path, name: &str) -> Option<String> {
+    let (base, other) = if let Some(base) = name.strip_suffix("_a") {
+        (base, format!("{base}_b"))
+    } else if let Some(base) = name.strip_suffix("_b") {
+        (base, format!("{base}_a"))
+    } else {
+        return None;
+    };
+    if base.is_empty() || find_volume(sys_ubi, name).is_some() {
+        return None;
+    }
+    let boot = find_volume(sys_ubi, base)?;
+    let other = find_volume(sys_ubi, &other)?;
+    let device = |v: &str| v.split_once('_').map(|(d, _)| d.to_string());
+    (device(&boot) == device(&other)).then_some(boot)
 }
 
 #[cfg(test)]

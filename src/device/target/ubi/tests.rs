@@ -99,4 +99,11 @@ fn renaming_across_ubi_devices_is_refused() {
         FlashError::code_of(&err),
         Some(crate::error::Code::UbiRenameFailed)
     );
+    // Refused before any device is opened.
+    let err = rename(&[("ubi0_1", "rootfs"), ("ubi1_1", "rootfs_a")]).unwrap_err();
+    assert!(err.to_string().contains("different UBI devices"), "{err}");
+    assert_eq!(
+        FlashError::code_of(&err),
+        Some(crate::error::Code::UbiRenameFailed)
+    );
 }
