@@ -37,7 +37,8 @@ def main():
               f"{'RSS MiB':>8} {'x dd':>6}")
         for kind in ("random", "compressible"):
             dd = med(f"dd_{kind}", size)
-            for name in ("dd", "ddnotrunc", "openssl", "ours_ab", "ours_inplace", "swupdate_ab", "rauc_ab"):
+            for name in ("dd", "ddnotrunc", "openssl", "ours_ab", "ours_inplace", "swupdate_ab", "rauc_ab",
+                         "rauc_zstd_ab"):
                 m = med(f"{name}_{kind}", size)
                 if m is None:
                     continue
@@ -46,6 +47,8 @@ def main():
                 label = f"{name} ({'stored' if kind == 'random' else 'deflate'} / {kind})"
                 if name in ("dd", "ddnotrunc", "openssl"):
                     label = f"{name} ({kind} image)"
+                if name == "rauc_zstd_ab":
+                    label = f"rauc_ab (zstd squashfs / {kind})"
                 print(f"{label:30} {t:9.3f} {lo:7.3f}..{hi:6.3f} {size / t:8.0f} {rss:8.1f} "
                       f"{ratio}")
             ours = med(f"ours_ab_{kind}", size)

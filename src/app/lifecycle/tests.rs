@@ -114,3 +114,54 @@ fn health_check_exit_status_and_timeout() {
     let e = run_health_check(&check(&["sleep", "60"], 1), &dir).unwrap_err();
     assert_eq!(e.code(), Code::HealthCheckTimeout);
 }
+
+/// The `ubi_rename` control over a fake sysfs: no tries, so a fallback is only ever mark-bad's,
+/// and the next look sees it.
+#[test]
+fn with_ubi_names_mark_bad_moves_the_name_back_and_is_seen_as_a_fallback() {
+    use crate::device::slots::ubi_rename::{Renamer, UbiRenameDef, UbiRenameSlotControl};
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("sys");
+    for (vol, name) in [("ubi0_0", "rootfs"), ("ubi0_1", "rootfs_b")] {
+        let d = sys.join(vol);
+        std::fs::create_dir_all(&d).unwrap();
+        for (a, v) in [
+            ("name", name),
+            ("dev", "246:2"),
+            ("reserved_ebs", "40"),
+            ("usable_eb_size", "126976"),
+            ("upd_marker", "0"),
+            ("corrupted", "0"),
+        ] {
+            std::fs::write(d.join(a), format!("{v}\n")).unwrap();
+        }
+    }
+    let names = sys.clone();
+    let rename: Renamer = Box::new(move |r: &[(&str, &str)]| {
+        for (vol, name) in r {
+            std::fs::write(names.join(vol).join("name"), format!("{name}\n"))?;
+        }
+        Ok(())
+    });
+    let def = UbiRenameDef {
+        volumes: vec!["rootfs".into()],
+    };
+    let mut sc = UbiRenameSlotControl::with(&def, dir.path(), &sys, rename);
+    // The install: slot b written, then activated.
+    sc.mark_unbootable(Slot::B).unwrap();
+    sc.set_active(Slot::B).unwrap();
+    assert!(fell_back(&pending_b(), &sc, Some(Slot::A))
+        .unwrap()
+        .is_none());
+    assert!(fell_back(&pending_b(), &sc, Some(Slot::B))
+        .unwrap()
+        .is_none());
+    // Slot b boots but its health check fails: mark-bad from b.
+    sc.mark_unbootable(Slot::B).unwrap();
+    assert_eq!(sc.state().unwrap().active, Slot::A);
+    // After the reboot into slot a: a fallback, 9121.
+    let e = fell_back(&pending_b(), &sc, Some(Slot::A))
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.code(), Code::FellBack);
+}
