@@ -178,6 +178,32 @@ fn expect_ok(console: &str, names: &[&str]) {
     }
 }
 
+/// `NAND_BENCH_UBI_MIB` (set by `bench/run.sh --only-nand --ubi-mib N`, never by CI): the size
+/// of a larger UBI image that boot 1 also times, so the fixed cost of a run (start, signature,
+/// checks, switch) weighs as it does on a real rootfs.
+fn bench_ubi_mib() -> Option<u64> {
+    let v = std::env::var("NAND_BENCH_UBI_MIB").ok()?;
+    let mib: u64 = v.parse().expect("NAND_BENCH_UBI_MIB: a number of MiB");
+    // Two volumes of it (plus slack) must fit the ~110 MiB UBI on nandsim's 119 MiB mtd2.
+    assert!((1..=48).contains(&mib), "NAND_BENCH_UBI_MIB: 1 to 48");
+    Some(mib)
+}
+
+/// The bench-only image and its package (pkg/bench.img, pkg/update-bench.zip).
+fn bench_image(build: &Path, key: &Path, mib: u64, extra: &mut Vec<(String, String)>) {
+    fs::write(
+        build.join("bench.img"),
+        image_bytes(35, mib * MIB as u64, false),
+    )
+    .unwrap();
+    let pkg = pack(build, key, &[("rootfs", "bench.img")], "update-bench.zip");
+    extra.push((
+        build.join("bench.img").display().to_string(),
+        "pkg/bench.img".into(),
+    ));
+    extra.push((pkg.display().to_string(), "pkg/update-bench.zip".into()));
+}
+
 fn pack(dir: &Path, key: &Path, images: &[(&str, &str)], out: &str) -> PathBuf {
     let mut spec = String::from(
         "products = [\"nand-qemu\"]\nversion = \"2.0.0\"\nrollback_index = 1\nhardware_revisions = [\"qemu\"]\n\n",
@@ -328,6 +354,7 @@ fn setup(tmp: &Path) -> Guest {
         "ubiattach",
         "ubimkvol",
         "ubiupdatevol",
+        "ubirmvol",
         "ubinfo",
     ] {
         let p = format!("/usr/sbin/{t}");
@@ -341,6 +368,9 @@ fn setup(tmp: &Path) -> Guest {
     extra.push((big.display().to_string(), "pkg/update-big.zip".into()));
     if std::env::var_os("NAND_BENCH_SWUPDATE").is_some() {
         swupdate_peer(&build, &mut extra);
+    }
+    if let Some(mib) = bench_ubi_mib() {
+        bench_image(&build, &key, mib, &mut extra);
     }
     let initrd = tmp.join("initrd.cpio");
     let mut mk = Command::new("python3");
