@@ -15,9 +15,10 @@
 #   bench/run.sh --only-formats [--size MIB --runs N ...]
 #                                only the image-format cases (zstd, Android sparse):
 #                                bench/formats.sh, options there
-#   bench/run.sh --only-nand [--runs N --no-build]
+#   bench/run.sh --only-nand [--runs N --no-build --ubi-mib N]
 #                                only raw NAND and UBI under nandsim in QEMU (TCG): ours next to
-#                                nandwrite and ubiupdatevol in the same boot (bench/nand.sh)
+#                                nandwrite and ubiupdatevol in the same boot, plus one N MiB (40)
+#                                UBI image (bench/nand.sh)
 #   bench/run.sh --only-sideload [--runs N --no-build ...]
 #                                only `adb sideload` (Debian's adb) next to `apply` of the same
 #                                package (bench/sideload.sh; 1 GiB unless --sizes after it)
