@@ -45,6 +45,28 @@ pub fn free_space(path: &Path) -> io::Result<u64> {
 // the flash translation layer may release those blocks (a wipe that also helps wear levelling).
 nix::ioctl_write_ptr_bad!(blkdiscard, nix::request_code_none!(0x12, 119), [u64; 2]);
 
+/// Frees `len` bytes at `start` of a regular file (a file standing in for a partition): the
+/// range reads as zeros afterwards and the file keeps its size.
+pub fn punch_hole(file: &File, start: u64, len: u64) -> io::Result<()> {
+    let (Ok(off), Ok(n)) = (i64::try_from(start), i64::try_from(len)) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    // SAFETY: fallocate only takes integers and a descriptor open for writing for the call.
+    // PUNCH_HOLE must be paired with KEEP_SIZE; filesystems without it answer EOPNOTSUPP.
+    let rc = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            off,
+            n,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Discards `len` bytes at `start` of a block device.
 pub fn discard(file: &File, start: u64, len: u64) -> io::Result<()> {
     let range = [start, len];

@@ -310,3 +310,36 @@ fn interrupted_sparse_install_resumes_from_the_start_and_completes() {
         "partition differs from the image"
     );
 }
+
+#[test]
+fn dont_care_discard_punches_the_range_out_of_a_file_partition() {
+    let fx = Fixture::new(SlotMode::Single);
+    fx.partition_setting("system", "dont_care = \"discard\"");
+    // The partition holds old data everywhere, allocated on disk.
+    let part_path = fx.part("system.img");
+    let size = fs::metadata(&part_path).unwrap().len() as usize;
+    fs::write(&part_path, vec![0xAAu8; size]).unwrap();
+    let head: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 253) as u8).collect();
+    let tail = vec![0x5Au8; 4096];
+    let img = sparse(
+        4096,
+        6,
+        &[
+            (RAW, 2, head.clone()),
+            (DONT_CARE, 3, vec![]),
+            (RAW, 1, tail.clone()),
+        ],
+    );
+    let pkg = pack_system(&fx, "discard.simg", &img, "");
+    let (o, _) = fx.apply(&pkg);
+    assert!(o.status.success(), "{}", text(&o));
+    let part = fs::read(&part_path).unwrap();
+    assert_eq!(part.len(), size, "the partition keeps its size");
+    assert!(part[..8192] == head[..]);
+    // The DONT_CARE range was given back: a punched hole reads as zeros ("leave" would keep
+    // 0xAA there).
+    assert!(part[8192..5 * 4096].iter().all(|&b| b == 0));
+    assert!(part[5 * 4096..6 * 4096] == tail[..]);
+    // Past the image, the old data stays.
+    assert!(part[6 * 4096..].iter().all(|&b| b == 0xAA));
+}

@@ -255,7 +255,7 @@ pub struct PartitionDef {
     #[serde(rename = "type", default)]
     pub kind: FlashType,
     /// What happens to the DONT_CARE ranges of an Android sparse image written here
-    /// (`dont_care = "leave"`, the default, or `"zero"`).
+    /// (`dont_care = "leave"`, the default, `"zero"` or `"discard"`).
     #[serde(default)]
     pub dont_care: DontCare,
 }
@@ -269,6 +269,11 @@ pub enum DontCare {
     Leave,
     /// Written with zeros, so the partition reads back exactly as `simg2img` expands it.
     Zero,
+    /// Given back to the medium ([`crate::device::target::FlashTarget::discard`]): BLKDISCARD
+    /// on a block device (TRIM on eMMC/UFS/SSD), a hole punched in a regular file. Fast and
+    /// kind to the flash; the range then reads as the medium says (zeros on most, not promised).
+    /// Where the medium cannot discard, the range is left as it is.
+    Discard,
 }
 
 impl PartitionDef {

@@ -6,8 +6,9 @@
 //!
 //! * RAW data is written from the verified buffer itself (no copy);
 //! * FILL ranges are written from a 1 MiB buffer of the pattern;
-//! * DONT_CARE ranges are skipped (`dont_care = "leave"`, the default) or written with zeros
-//!   (`dont_care = "zero"`), as the partition's profile entry says.
+//! * DONT_CARE ranges are skipped (`dont_care = "leave"`, the default), written with zeros
+//!   (`dont_care = "zero"`) or discarded (`dont_care = "discard"`: BLKDISCARD, or a hole punched
+//!   in a file), as the partition's profile entry says.
 //!
 //! So every byte written is either verified image data or derived from a verified FILL chunk
 //! (or is a zero the profile asked for). A structural error stops the image at the chunk that
@@ -70,6 +71,15 @@ impl<'a> SparseWrite<'a> {
                 DontCare::Leave => Ok(()),
                 DontCare::Zero => {
                     fill_range(*part, partition, fill, fill_pattern, [0; 4], offset, len)
+                }
+                DontCare::Discard => {
+                    part.discard(offset, len)
+                        .map(drop)
+                        .map_err(|source| Error::Write {
+                            partition: partition.to_owned(),
+                            offset,
+                            source,
+                        })
                 }
             },
         })

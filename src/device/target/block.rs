@@ -89,6 +89,26 @@ impl FlashTarget for BlockTarget {
         self.write_behind(offset, buf.len() as u64);
         Ok(())
     }
+    fn discard(&self, offset: u64, len: u64) -> io::Result<bool> {
+        use std::os::unix::fs::FileTypeExt;
+        let done = if self.file.metadata()?.file_type().is_block_device() {
+            crate::sys::discard(&self.file, offset, len)
+        } else {
+            crate::sys::punch_hole(&self.file, offset, len)
+        };
+        match done {
+            Ok(()) => Ok(true),
+            // No discard on this device or filesystem: the range keeps what it held.
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(false),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: discard of {len} bytes at {offset}: {e}",
+                    self.path.display()
+                ),
+            )),
+        }
+    }
     fn flush(&self) -> io::Result<()> {
         self.file.sync_all()?;
         crate::sys::flush_block_buffers(&self.file).map_err(|e| {

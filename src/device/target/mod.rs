@@ -168,6 +168,14 @@ pub trait FlashTarget: Send + Sync {
         Ok(())
     }
 
+    /// Gives `len` bytes at `offset` back to the medium (an Android sparse image's DONT_CARE
+    /// range under `dont_care = "discard"`): runs in the write step, in order with the writes.
+    /// Returns false where the medium has no such operation (the range is left as it is), which
+    /// is the default.
+    fn discard(&self, _offset: u64, _len: u64) -> io::Result<bool> {
+        Ok(false)
+    }
+
     /// Runs once per image after its last write and its flush: checks the image is complete on
     /// the medium (UBI: every declared byte written and no update marker left, 9068 / 9064) and
     /// returns a line for the log (MTD: bad blocks skipped, corrected and failed ECC reads).
