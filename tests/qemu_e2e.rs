@@ -191,8 +191,8 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
         image_bytes(42, (3 * MIB + 4321) as u64, true),
     )
     .unwrap();
-    fs::write(
-        dir.join("spec.toml"),
+    let package = common::pack_spec_text(
+        &dir,
         r#"products = ["qemu-recovery"]
 version = "2.0.0"
 rollback_index = 1
@@ -208,18 +208,8 @@ partition = "system"
 file = "system.img"
 compression = "deflate"
 "#,
-    )
-    .unwrap();
-    let package = dir.join("update.zip");
-    let out = run(common::bin()
-        .arg("pack")
-        .arg("--spec")
-        .arg(dir.join("spec.toml"))
-        .arg("--key")
-        .arg(&key)
-        .arg("--out")
-        .arg(&package));
-    assert!(out.status.success(), "{}", text(&out));
+        &key,
+    );
 
     // The USB stick: ext4 made from a folder (mke2fs -d, no root mount), no package on it.
     fs::create_dir_all(dir.join("usb")).unwrap();

@@ -215,17 +215,7 @@ fn pack(dir: &Path, key: &Path, images: &[(&str, &str)], out: &str) -> PathBuf {
     }
     let spec_path = dir.join(format!("{out}.toml"));
     fs::write(&spec_path, spec).unwrap();
-    let pkg = dir.join(out);
-    let o = run(Command::new(env!("CARGO_BIN_EXE_recovery-updater"))
-        .arg("pack")
-        .arg("--spec")
-        .arg(&spec_path)
-        .arg("--key")
-        .arg(key)
-        .arg("--out")
-        .arg(&pkg));
-    assert!(o.status.success(), "{}", text(&o));
-    pkg
+    common::pack_file(&spec_path, key, &dir.join(out))
 }
 
 fn setup(tmp: &Path) -> Guest {

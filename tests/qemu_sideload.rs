@@ -22,7 +22,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::adb::{free_port, Adb};
-use common::{decode_boot_control, keygen, rewrite, run, sh, text, tool_output, MANIFEST};
+use common::{decode_boot_control, keygen, rewrite, sh, text, tool_output, MANIFEST};
 use recovery_updater::demo::image_bytes;
 use recovery_updater::device::Slot;
 
@@ -214,8 +214,8 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf) {
         image_bytes(52, 10 * MIB as u64 + 77, false),
     )
     .unwrap();
-    fs::write(
-        dir.join("spec.toml"),
+    let package = common::pack_spec_text(
+        &dir,
         r#"products = ["qemu-recovery"]
 version = "2.0.0"
 rollback_index = 1
@@ -229,18 +229,8 @@ file = "boot.img"
 partition = "system"
 file = "system.img"
 "#,
-    )
-    .unwrap();
-    let package = dir.join("update.zip");
-    let out = run(common::bin()
-        .arg("pack")
-        .arg("--spec")
-        .arg(dir.join("spec.toml"))
-        .arg("--key")
-        .arg(&key)
-        .arg("--out")
-        .arg(&package));
-    assert!(out.status.success(), "{}", text(&out));
+        &key,
+    );
     let m = Machine {
         dir,
         kernel: vmlinuz,

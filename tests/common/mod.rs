@@ -73,6 +73,27 @@ pub fn last_json(out: &Output) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
+/// `recovery-updater pack --spec SPEC --key KEY --out OUT`, which must succeed; returns OUT.
+pub fn pack_file(spec: &Path, key: &Path, out_path: &Path) -> PathBuf {
+    let out = run(bin()
+        .arg("pack")
+        .arg("--spec")
+        .arg(spec)
+        .arg("--key")
+        .arg(key)
+        .arg("--out")
+        .arg(out_path));
+    assert!(out.status.success(), "{}", text(&out));
+    out_path.to_path_buf()
+}
+
+/// Writes `spec` (a pack spec's TOML) to DIR/spec.toml and packs DIR/update.zip with `key`.
+pub fn pack_spec_text(dir: &Path, spec: &str, key: &Path) -> PathBuf {
+    let spec_path = dir.join("spec.toml");
+    fs::write(&spec_path, spec).unwrap();
+    pack_file(&spec_path, key, &dir.join("update.zip"))
+}
+
 /// A small device, keys, images and a package spec in a temp dir.
 pub struct Fixture {
     pub tmp: tempfile::TempDir,
@@ -212,17 +233,7 @@ impl Fixture {
     }
 
     pub fn pack(&self, spec: &Path, key: &Path, name: &str) -> PathBuf {
-        let out_path = self.dir.join(name);
-        let out = run(bin()
-            .arg("pack")
-            .arg("--spec")
-            .arg(spec)
-            .arg("--key")
-            .arg(key)
-            .arg("--out")
-            .arg(&out_path));
-        assert!(out.status.success(), "{}", text(&out));
-        out_path
+        pack_file(spec, key, &self.dir.join(name))
     }
 
     pub fn good_package(&self) -> PathBuf {

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{keygen, run, sh, text};
+use super::{keygen, sh};
 
 const MIB: u64 = 1024 * 1024;
 /// Partition offsets and sizes in MiB, as recovery/uboot/make-disk.sh lays them out.
@@ -105,16 +105,7 @@ impl Uboot {
         )
         .unwrap();
         let out_path = self.dir.join(format!("update-{version}.zip"));
-        let out = run(super::bin()
-            .arg("pack")
-            .arg("--spec")
-            .arg(&spec)
-            .arg("--key")
-            .arg(&self.key)
-            .arg("--out")
-            .arg(&out_path));
-        assert!(out.status.success(), "{}", text(&out));
-        out_path
+        super::pack_file(&spec, &self.key, &out_path)
     }
 
     fn fat(&self, at_mib: u64) -> String {
