@@ -218,17 +218,9 @@ fn pack(dir: &Path, key: &Path, images: &[(&str, &str)], out: &str) -> PathBuf {
     common::pack_file(&spec_path, key, &dir.join(out))
 }
 
-fn setup(tmp: &Path) -> Guest {
-    let musl = root().join("target/x86_64-unknown-linux-musl/release/recovery-updater");
-    assert!(
-        musl.exists(),
-        "{} missing: cargo build --release --target x86_64-unknown-linux-musl",
-        musl.display()
-    );
-    let (tree, vmlinuz, release) = common::debian_kernel();
-    let build = tmp.join("build");
-    fs::create_dir_all(build.join("keys")).unwrap();
-    let (key, public) = keygen(&build.join("keys"), "release", "ecdsa-p256");
+/// The images (raw over bad block 5, rootfs, the old slot's, one too big for mtd0) and the
+/// packages of them: raw + rootfs, rootfs only, big raw.
+fn packages(build: &Path, key: &Path) -> (PathBuf, PathBuf, PathBuf) {
     // The raw image spans erase blocks 0..8 of 128 KiB, so factory bad block 5 is inside it;
     // its end is not page-aligned.
     fs::write(
@@ -247,19 +239,25 @@ fn setup(tmp: &Path) -> Guest {
     )
     .unwrap();
     let both = pack(
-        &build,
-        &key,
+        build,
+        key,
         &[("raw", "raw.img"), ("rootfs", "rootfs.img")],
         "update.zip",
     );
-    let ubi_only = pack(&build, &key, &[("rootfs", "rootfs.img")], "update-ubi.zip");
+    let ubi_only = pack(build, key, &[("rootfs", "rootfs.img")], "update-ubi.zip");
     // As large as mtd0 (64 erase blocks of 128 KiB), so too large beside its bad block 5.
     fs::write(
         build.join("big.img"),
         image_bytes(34, 8 * MIB as u64, false),
     )
     .unwrap();
-    let big = pack(&build, &key, &[("raw", "big.img")], "update-big.zip");
+    let big = pack(build, key, &[("raw", "big.img")], "update-big.zip");
+    (both, ubi_only, big)
+}
+
+/// device.toml (misc slot control) and its two variants: device-env.toml (a U-Boot environment
+/// on nandsim's mtd1, with fw_env.config) and device-rn.toml (the ubi_rename slot control).
+fn write_profiles(build: &Path) {
     fs::write(build.join("device.toml"), PROFILE).unwrap();
     // The same device with its slot control in a U-Boot environment on nandsim's mtd1.
     let env_profile = PROFILE
@@ -283,6 +281,21 @@ fn setup(tmp: &Path) -> Guest {
         "/dev/mtd1 0x0 0x4000 0x20000\n/dev/mtd1 0x20000 0x4000 0x20000\n",
     )
     .unwrap();
+}
+
+fn setup(tmp: &Path) -> Guest {
+    let musl = root().join("target/x86_64-unknown-linux-musl/release/recovery-updater");
+    assert!(
+        musl.exists(),
+        "{} missing: cargo build --release --target x86_64-unknown-linux-musl",
+        musl.display()
+    );
+    let (tree, vmlinuz, release) = common::debian_kernel();
+    let build = tmp.join("build");
+    fs::create_dir_all(build.join("keys")).unwrap();
+    let (key, public) = keygen(&build.join("keys"), "release", "ecdsa-p256");
+    let (both, ubi_only, big) = packages(&build, &key);
+    write_profiles(&build);
     // keygen wrote keys/release.pub beside device.toml, where mkinitramfs.py finds it.
     // misc with a valid bootloader_control, slot a active (the demo device's).
     let demo = create_device(

@@ -388,23 +388,7 @@ fn serve<S: Read + Write>(stream: S, state: &Arc<Mutex<State>>) {
             respond(&mut s, "503 Service Unavailable", b"{}", &extra);
         }
         ("GET", []) => {
-            let mut links = serde_json::Map::new();
-            links.insert(
-                "configData".into(),
-                serde_json::json!({"href": format!("{base}/configData")}),
-            );
-            if let Some((cid, _)) = st.cancel {
-                links.insert(
-                    "cancelAction".into(),
-                    serde_json::json!({"href": format!("{base}/cancelAction/{cid}")}),
-                );
-            } else if let Some(o) = &st.offer {
-                links.insert(
-                    "deploymentBase".into(),
-                    serde_json::json!({"href": format!("{base}/deploymentBase/{}?c=7", o.id)}),
-                );
-            }
-            let v = serde_json::json!({"config":{"polling":{"sleep":"00:00:01"}},"_links":links});
+            let v = root(&st, &base);
             respond(&mut s, "200 OK", v.to_string().as_bytes(), "");
         }
         ("PUT", ["configData"]) => {
@@ -417,28 +401,7 @@ fn serve<S: Read + Write>(stream: S, state: &Arc<Mutex<State>>) {
             let Some(o) = st.offer.clone().filter(|o| o.id.to_string() == *id) else {
                 return respond(&mut s, "404 Not Found", b"{}", "");
             };
-            let size = o
-                .size
-                .unwrap_or_else(|| std::fs::metadata(&o.file).unwrap().len());
-            let sha256 = o
-                .sha256
-                .clone()
-                .unwrap_or_else(|| hex_digest(&o.file, "sha256"));
-            let sha1 = o
-                .sha1
-                .clone()
-                .unwrap_or_else(|| hex_digest(&o.file, "sha1"));
-            let mut dep = serde_json::json!({
-                "download": o.download, "update": o.update,
-                "chunks": [{"part": "os", "version": "1.1.0", "name": "update",
-                    "artifacts": [{"filename": "update.zip", "size": size,
-                        "hashes": {"sha1": sha1, "sha256": sha256},
-                        "_links": {"download": {"href": format!("{origin}/download/update.zip")}}}]}]
-            });
-            if let Some(w) = o.window {
-                dep["maintenanceWindow"] = w.into();
-            }
-            let v = serde_json::json!({"id": o.id.to_string(), "deployment": dep});
+            let v = deployment(&o, &origin);
             respond(&mut s, "200 OK", v.to_string().as_bytes(), "");
         }
         ("POST", ["deploymentBase", _, "feedback"]) | ("POST", ["cancelAction", _, "feedback"]) => {
@@ -463,6 +426,53 @@ fn serve<S: Read + Write>(stream: S, state: &Arc<Mutex<State>>) {
         },
         _ => respond(&mut s, "404 Not Found", b"{}", ""),
     }
+}
+
+/// The controller's root: configData always, then cancelAction or deploymentBase.
+fn root(st: &State, base: &str) -> serde_json::Value {
+    let mut links = serde_json::Map::new();
+    links.insert(
+        "configData".into(),
+        serde_json::json!({"href": format!("{base}/configData")}),
+    );
+    if let Some((cid, _)) = st.cancel {
+        links.insert(
+            "cancelAction".into(),
+            serde_json::json!({"href": format!("{base}/cancelAction/{cid}")}),
+        );
+    } else if let Some(o) = &st.offer {
+        links.insert(
+            "deploymentBase".into(),
+            serde_json::json!({"href": format!("{base}/deploymentBase/{}?c=7", o.id)}),
+        );
+    }
+    serde_json::json!({"config":{"polling":{"sleep":"00:00:01"}},"_links":links})
+}
+
+/// The deploymentBase answer for `o`, its artifact's hashes computed unless given.
+fn deployment(o: &Offer, origin: &str) -> serde_json::Value {
+    let size = o
+        .size
+        .unwrap_or_else(|| std::fs::metadata(&o.file).unwrap().len());
+    let sha256 = o
+        .sha256
+        .clone()
+        .unwrap_or_else(|| hex_digest(&o.file, "sha256"));
+    let sha1 = o
+        .sha1
+        .clone()
+        .unwrap_or_else(|| hex_digest(&o.file, "sha1"));
+    let mut dep = serde_json::json!({
+        "download": o.download, "update": o.update,
+        "chunks": [{"part": "os", "version": "1.1.0", "name": "update",
+            "artifacts": [{"filename": "update.zip", "size": size,
+                "hashes": {"sha1": sha1, "sha256": sha256},
+                "_links": {"download": {"href": format!("{origin}/download/update.zip")}}}]}]
+    });
+    if let Some(w) = o.window {
+        dep["maintenanceWindow"] = w.into();
+    }
+    serde_json::json!({"id": o.id.to_string(), "deployment": dep})
 }
 
 /// The artifact, whole (200) or from a `bytes=N-` range (206); stalls after `stall_after`
