@@ -119,16 +119,7 @@ fn filled(len: usize, byte: u8) -> Vec<u8> {
 }
 
 fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
-    let init_bin = std::env::var_os("RECOVERY_INIT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            root().join("target/x86_64-unknown-linux-musl/release/recovery-updater")
-        });
-    assert!(
-        init_bin.exists(),
-        "{}: build it with cargo build --release --target x86_64-unknown-linux-musl",
-        init_bin.display()
-    );
+    let init_bin = common::musl_init_bin();
     let (tree, vmlinuz, release) = common::debian_kernel();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();

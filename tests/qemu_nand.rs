@@ -284,12 +284,7 @@ fn write_profiles(build: &Path) {
 }
 
 fn setup(tmp: &Path) -> Guest {
-    let musl = root().join("target/x86_64-unknown-linux-musl/release/recovery-updater");
-    assert!(
-        musl.exists(),
-        "{} missing: cargo build --release --target x86_64-unknown-linux-musl",
-        musl.display()
-    );
+    let musl = common::musl_init_bin();
     let (tree, vmlinuz, release) = common::debian_kernel();
     let build = tmp.join("build");
     fs::create_dir_all(build.join("keys")).unwrap();

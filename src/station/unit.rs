@@ -109,21 +109,28 @@ fn session(
             .filter(|t| t.len() == 8)
             .and_then(|t| t.parse().ok())
             .ok_or_else(|| protocol("the unit sent a malformed block request"))?;
-        let offset = block * u64::from(BLOCK_SIZE);
-        if offset >= size {
-            return Err(protocol(format!(
-                "the unit asked for block {block}, past the end"
-            )));
-        }
-        let len = (size - offset).min(u64::from(BLOCK_SIZE)) as usize;
-        file.read_exact_at(&mut buf[..len], offset)
-            .map_err(|e| protocol(format!("reading the package: {e}")))?;
+        let len = read_block(file, size, block, &mut buf)?;
         for chunk in buf[..len].chunks(conn.max_payload) {
             conn.send(&Message::new(A_WRTE, LOCAL, remote, chunk.to_vec()))?;
             wait_okay(&mut conn, remote, &mut queued)?;
         }
         sent(s, len, t0, &mut last_percent, update);
     }
+}
+
+/// Reads the package's block `block` (the last one may be short) into `buf`; returns its length.
+/// A block past the end is the unit's protocol error.
+fn read_block(file: &File, size: u64, block: u64, buf: &mut [u8]) -> Result<usize, SideloadError> {
+    let offset = block.saturating_mul(u64::from(BLOCK_SIZE));
+    if offset >= size {
+        return Err(protocol(format!(
+            "the unit asked for block {block}, past the end"
+        )));
+    }
+    let len = (size - offset).min(u64::from(BLOCK_SIZE)) as usize;
+    file.read_exact_at(&mut buf[..len], offset)
+        .map_err(|e| protocol(format!("reading the package: {e}")))?;
+    Ok(len)
 }
 
 /// Counts `len` more bytes sent; `update` when the percent moved.
@@ -165,15 +172,7 @@ fn session_adb(
             Said::Failed(code) => return Ok(Some(code.unwrap_or(Code::Internal.number()))),
             Said::Block(b) => b,
         };
-        let offset = block.saturating_mul(u64::from(BLOCK_SIZE));
-        if offset >= size {
-            return Err(protocol(format!(
-                "the unit asked for block {block}, past the end"
-            )));
-        }
-        let len = (size - offset).min(u64::from(BLOCK_SIZE)) as usize;
-        file.read_exact_at(&mut buf[..len], offset)
-            .map_err(|e| protocol(format!("reading the package: {e}")))?;
+        let len = read_block(file, size, block, &mut buf)?;
         std::io::Write::write_all(&mut stream, &buf[..len]).map_err(|e| {
             SideloadError::Disconnected {
                 reason: e.to_string(),

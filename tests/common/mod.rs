@@ -377,6 +377,23 @@ pub fn exit_code(out: &Output) -> i32 {
     out.status.code().expect("exited normally")
 }
 
+/// The static x86_64 musl build the QEMU tests boot as the recovery's /init (or run in the
+/// guest): `RECOVERY_INIT_BIN`, else target/x86_64-unknown-linux-musl/release's. It must exist.
+pub fn musl_init_bin() -> PathBuf {
+    let bin = std::env::var_os("RECOVERY_INIT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/x86_64-unknown-linux-musl/release/recovery-updater")
+        });
+    assert!(
+        bin.exists(),
+        "{}: build it with cargo build --release --target x86_64-unknown-linux-musl",
+        bin.display()
+    );
+    bin
+}
+
 /// The Debian amd64 kernel `recovery/fetch-kernel.sh` unpacked (the QEMU tests boot it): its
 /// tree (modules under lib/modules), its vmlinuz, and its release name.
 pub fn debian_kernel() -> (PathBuf, PathBuf, String) {
