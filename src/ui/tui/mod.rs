@@ -247,32 +247,17 @@ fn perform(
                 let _ = tx.send(Msg::Checked(Box::new(info)));
             });
         }
-        Effect::Install(path) => {
-            cancel.store(false, Ordering::SeqCst);
-            let (ev_tx, ev_rx) = mpsc::channel::<Event>();
-            let opts = InstallOptions {
-                cancel: Some(cancel.clone()),
-            };
-            let dev = device.clone();
-            let worker = std::thread::spawn(move || {
-                let mut sink = ChannelSink(ev_tx);
-                facade::install(&path, &*dev, &mut sink, &opts)
-            });
-            let tx = tx.clone();
-            // Forwards the engine's events in order, then the result once the engine (and with
-            // it the sender) is gone, so the result never overtakes an event.
-            std::thread::spawn(move || {
-                for ev in ev_rx {
-                    if tx.send(Msg::Engine(ev)).is_err() {
-                        return;
-                    }
-                }
-                let record = worker.join().unwrap_or_else(|_| {
+        Effect::Install(path) => on_engine(
+            device,
+            tx,
+            cancel,
+            move |dev, sink, opts| facade::install(&path, dev, sink, opts),
+            |done| {
+                Msg::InstallDone(Box::new(done.unwrap_or_else(|_| {
                     InstallRecord::internal("the install thread stopped unexpectedly")
-                });
-                let _ = tx.send(Msg::InstallDone(Box::new(record)));
-            });
-        }
+                })))
+            },
+        ),
         Effect::Cancel => cancel.store(true, Ordering::SeqCst),
         Effect::Sideload(addr) => sideload(addr, device, tx, cancel),
         Effect::StopSideload(addr) => {
@@ -307,6 +292,32 @@ fn perform(
 /// messages, in order.
 fn sideload(addr: String, device: &Arc<dyn Device>, tx: &Sender<Msg>, cancel: &Arc<AtomicBool>) {
     use facade::sideload::Ended;
+    on_engine(
+        device,
+        tx,
+        cancel,
+        move |dev, sink, opts| facade::sideload::sideload(&addr, dev, sink, opts),
+        |done| match done {
+            Ok(Ended::Installed(record)) => Msg::InstallDone(record),
+            Ok(Ended::Power(action, _)) => Msg::SideloadPower(action),
+            Err(_) => Msg::InstallDone(Box::new(InstallRecord::internal(
+                "the sideload thread stopped unexpectedly",
+            ))),
+        },
+    );
+}
+
+/// Runs `job` (an install or a sideload through the facade) on a worker with a fresh cancel
+/// flag and a channel sink. A second thread forwards the engine's events in order, then
+/// `done(result)` once the worker (and with it the sender) is gone, so the result never
+/// overtakes an event.
+fn on_engine<T: Send + 'static>(
+    device: &Arc<dyn Device>,
+    tx: &Sender<Msg>,
+    cancel: &Arc<AtomicBool>,
+    job: impl FnOnce(&dyn Device, &mut dyn crate::install::Sink, &InstallOptions) -> T + Send + 'static,
+    done: impl FnOnce(std::thread::Result<T>) -> Msg + Send + 'static,
+) {
     cancel.store(false, Ordering::SeqCst);
     let (ev_tx, ev_rx) = mpsc::channel::<Event>();
     let opts = InstallOptions {
@@ -315,7 +326,7 @@ fn sideload(addr: String, device: &Arc<dyn Device>, tx: &Sender<Msg>, cancel: &A
     let dev = device.clone();
     let worker = std::thread::spawn(move || {
         let mut sink = ChannelSink(ev_tx);
-        facade::sideload::sideload(&addr, &*dev, &mut sink, &opts)
+        job(&*dev, &mut sink, &opts)
     });
     let tx = tx.clone();
     std::thread::spawn(move || {
@@ -324,13 +335,6 @@ fn sideload(addr: String, device: &Arc<dyn Device>, tx: &Sender<Msg>, cancel: &A
                 return;
             }
         }
-        let msg = match worker.join() {
-            Ok(Ended::Installed(record)) => Msg::InstallDone(record),
-            Ok(Ended::Power(action, _)) => Msg::SideloadPower(action),
-            Err(_) => Msg::InstallDone(Box::new(InstallRecord::internal(
-                "the sideload thread stopped unexpectedly",
-            ))),
-        };
-        let _ = tx.send(msg);
+        let _ = tx.send(done(worker.join()));
     });
 }
