@@ -279,7 +279,7 @@ fn draws_on_a_tty_given_with_tty_without_a_controlling_terminal_and_follows_resi
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let home = t.wait_for(&["Apply update from storage", "┌ Device"]);
+    let home = t.wait_for(&["Apply update from storage", "┌ Device", "Enter: select"]);
     assert!(home.contains("Up/Down: move | Enter: select"), "{home}");
     assert!(
         !stty(&tty).contains(" icanon"),

@@ -94,14 +94,19 @@ impl Tmux {
         }
     }
 
-    /// Polls the screen until it shows every one of `needles`; returns that screen.
+    /// Polls the screen until it shows every one of `needles` and has settled; returns that
+    /// screen. Settled means two captures 50 ms apart are the same: a capture can land while
+    /// the program is still writing a frame (CI once caught the menu drawn without its footer),
+    /// and a caller that asserts on the rest of the screen must see the whole frame.
     pub fn wait_for(&self, needles: &[&str]) -> String {
         let t0 = Instant::now();
+        let mut last = String::new();
         loop {
             let screen = self.capture();
-            if needles.iter().all(|n| screen.contains(n)) {
+            if needles.iter().all(|n| screen.contains(n)) && screen == last {
                 return screen;
             }
+            last = screen.clone();
             assert!(
                 t0.elapsed() < SCREEN_DEADLINE,
                 "screen never showed {needles:?}; it shows:\n{screen}"
