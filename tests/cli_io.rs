@@ -18,7 +18,7 @@ use common::{bin, exit_code, run, text, Fixture, Tmux};
 use recovery_updater::device::SlotMode;
 
 /// Far longer than any of these runs takes; only a hang reaches it.
-const HANG: Duration = Duration::from_secs(20);
+const HANG: Duration = Duration::from_secs(60);
 
 fn mkfifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
