@@ -241,9 +241,11 @@ impl Device for ProfileDevice {
     }
 
     fn open_target(&self, kind: FlashType, path: &Path, access: Access) -> Opened {
-        target::open(kind, path, access).map_err(|source| Error::PartitionOpen {
-            path: path.to_path_buf(),
-            source,
+        target::open(kind, path, access, self.profile.ubi_renamed()).map_err(|source| {
+            Error::PartitionOpen {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 

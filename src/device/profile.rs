@@ -755,6 +755,15 @@ impl Profile {
     pub fn partition(&self, name: &str) -> Option<&PartitionDef> {
         self.partitions.iter().find(|p| p.name == name)
     }
+
+    /// The boot names of the `ubi_rename` scheme (empty without it): the only names for which
+    /// `ubi:NAME_a` may resolve to the volume `NAME` ([`crate::device::target::resolve`]).
+    pub fn ubi_renamed(&self) -> &[String] {
+        self.slots
+            .ubi_rename
+            .as_ref()
+            .map_or(&[], |r| r.volumes.as_slice())
+    }
 }
 
 /// Parses "A.B.C.D/PREFIX" into the address and its netmask (prefix 0..=32).

@@ -46,7 +46,7 @@ pub fn check_targets(
         for def in profile.partitions.iter().filter(|d| d.slotted()) {
             let p = partition_path(def, Some(b));
             // mtd:/ubi: names resolve to their device nodes, as for the active slot below.
-            let node = crate::device::target::resolve(&p).unwrap_or(p);
+            let node = crate::device::target::resolve(&p, profile.ubi_renamed()).unwrap_or(p);
             if let Ok(id) = Identity::of(&node) {
                 protected.insert(
                     0,
@@ -86,7 +86,8 @@ fn protected(device: &dyn Device, active: Option<Slot>) -> Vec<Protected> {
     // `mtd:NAME` / `ubi:NAME` are resolved to their device nodes first, so a raw flash or UBI
     // slot is protected like a block device.
     let mut add = |path: &Path, what: String| {
-        let node = crate::device::target::resolve(path).unwrap_or_else(|_| path.to_path_buf());
+        let node = crate::device::target::resolve(path, profile.ubi_renamed())
+            .unwrap_or_else(|_| path.to_path_buf());
         if let Ok(id) = Identity::of(&node) {
             out.push(Protected {
                 id,

@@ -255,14 +255,21 @@ impl From<FlashError> for io::Error {
 /// The device node a profile path names: `mtd:NAME` is looked up in /proc/mtd (`/dev/mtdN`),
 /// `ubi:NAME` in sysfs (`/dev/ubiX_Y`); any other path is itself. The name is exact (after
 /// `{slot}` was replaced), except that `ubi:NAME_a` is the volume `NAME` while slot a is active
-/// in the `ubi_rename` scheme ([`ubi::find_renamed_slot`]). 9066 when no partition or volume
-/// has that name.
-pub fn resolve(path: &Path) -> io::Result<PathBuf> {
-    resolve_in(path, Path::new("/proc/mtd"), Path::new(ubi::SYSFS))
+/// in the `ubi_rename` scheme ([`ubi::find_renamed_slot`]), and only for a `NAME` in `renamed`
+/// (the profile's `[slots.ubi_rename] volumes`): on any other device a missing `NAME_a` stays
+/// missing rather than becoming whatever volume is called `NAME`. 9066 when no partition or
+/// volume has that name.
+pub fn resolve(path: &Path, renamed: &[String]) -> io::Result<PathBuf> {
+    resolve_in(path, Path::new("/proc/mtd"), Path::new(ubi::SYSFS), renamed)
 }
 
 /// [`resolve`] against another /proc/mtd and /sys/class/ubi (unit tests).
-pub fn resolve_in(path: &Path, proc_mtd: &Path, sys_ubi: &Path) -> io::Result<PathBuf> {
+pub fn resolve_in(
+    path: &Path,
+    proc_mtd: &Path,
+    sys_ubi: &Path,
+    renamed: &[String],
+) -> io::Result<PathBuf> {
     let Some(s) = path.to_str() else {
         return Ok(path.to_path_buf());
     };
@@ -281,8 +288,8 @@ pub fn resolve_in(path: &Path, proc_mtd: &Path, sys_ubi: &Path) -> io::Result<Pa
     if let Some(name) = s.strip_prefix("ubi:") {
         // A slot's volume is `NAME_a`, or `NAME` while it is the active one in the
         // `ubi_rename` scheme (docs/SLOTS.md).
-        let found =
-            ubi::find_volume(sys_ubi, name).or_else(|| ubi::find_renamed_slot(sys_ubi, name));
+        let found = ubi::find_volume(sys_ubi, name)
+            .or_else(|| ubi::find_renamed_slot(sys_ubi, name, renamed));
         return match found {
             Some(vol) => Ok(PathBuf::from(format!("/dev/{vol}"))),
             None => Err(FlashError::NotFound {
@@ -298,11 +305,18 @@ pub fn resolve_in(path: &Path, proc_mtd: &Path, sys_ubi: &Path) -> io::Result<Pa
 
 /// The handler table: opens `path` as a target of `kind`. The one place a new [`FlashType`]
 /// gets its implementation.
-pub fn open(kind: FlashType, path: &Path, access: Access) -> io::Result<Box<dyn FlashTarget>> {
+/// `renamed` as for [`resolve`].
+pub fn open(
+    kind: FlashType,
+    path: &Path,
+    access: Access,
+    renamed: &[String],
+) -> io::Result<Box<dyn FlashTarget>> {
+    let node = resolve(path, renamed)?;
     match kind {
-        FlashType::Block => Ok(Box::new(block::BlockTarget::open(&resolve(path)?, access)?)),
-        FlashType::Mtd => Ok(Box::new(mtd::MtdTarget::open(&resolve(path)?, access)?)),
-        FlashType::Ubi => Ok(Box::new(ubi::UbiTarget::open(&resolve(path)?, access)?)),
+        FlashType::Block => Ok(Box::new(block::BlockTarget::open(&node, access)?)),
+        FlashType::Mtd => Ok(Box::new(mtd::MtdTarget::open(&node, access)?)),
+        FlashType::Ubi => Ok(Box::new(ubi::UbiTarget::open(&node, access)?)),
     }
 }
 

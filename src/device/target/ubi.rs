@@ -387,8 +387,8 @@ pub fn rename(renames: &[(&str, &str)]) -> io::Result<()> {
 /// `NAME_a` / `NAME_b` in the `ubi_rename` scheme (docs/SLOTS.md): the active slot's volume
 /// carries the boot name `NAME` and the other one `NAME_<its slot>`. So when no volume is
 /// called `NAME_a`, but `NAME` and `NAME_b` exist (on one UBI device), slot a is the volume
-/// called `NAME`. `None` otherwise.
-pub fn find_renamed_slot(sys_ubi: &Path, name: &str) -> Option<String> {
+/// called `NAME`. Only for a `NAME` in `renamed`, the profile's boot names. `None` otherwise.
+pub fn find_renamed_slot(sys_ubi: &Path, name: &str, renamed: &[String]) -> Option<String> {
     let (base, other) = if let Some(base) = name.strip_suffix("_a") {
         (base, format!("{base}_b"))
     } else if let Some(base) = name.strip_suffix("_b") {
@@ -396,7 +396,8 @@ pub fn find_renamed_slot(sys_ubi: &Path, name: &str) -> Option<String> {
     } else {
         return None;
     };
-    if base.is_empty() || find_volume(sys_ubi, name).is_some() {
+    if base.is_empty() || !renamed.iter().any(|r| r == base) || find_volume(sys_ubi, name).is_some()
+    {
         return None;
     }
     let boot = find_volume(sys_ubi, base)?;

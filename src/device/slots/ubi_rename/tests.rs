@@ -93,6 +93,7 @@ impl Fake {
             Path::new(&format!("ubi:{name}")),
             Path::new("/nonexistent"),
             &self.sys,
+            &["rootfs".to_string()],
         )
         .unwrap();
         p.display().to_string()
@@ -293,10 +294,43 @@ fn a_boot_name_on_another_ubi_device_is_no_slot() {
     let f = Fake::new();
     std::fs::remove_dir_all(f.sys.join("ubi0_0")).unwrap();
     volume(&f.sys, "ubi1_0", "rootfs", 0);
-    assert_eq!(ubi::find_renamed_slot(&f.sys, "rootfs_a"), None);
+    let renamed = ["rootfs".to_string()];
+    assert_eq!(ubi::find_renamed_slot(&f.sys, "rootfs_a", &renamed), None);
     assert_eq!(
-        ubi::find_renamed_slot(&f.sys, "rootfs_b"),
+        ubi::find_renamed_slot(&f.sys, "rootfs_b", &renamed),
         None,
         "rootfs_b exists itself"
     );
+}
+
+#[test]
+fn without_the_option_a_missing_slot_volume_is_not_the_boot_name() {
+    // The same volumes (`rootfs`, `rootfs_b`) on a device whose profile has no ubi_rename:
+    // `ubi:rootfs_a` must not land on whatever is called `rootfs`.
+    let f = Fake::new();
+    let r = |name: &str, renamed: &[String]| {
+        resolve_in(
+            Path::new(&format!("ubi:{name}")),
+            Path::new("/nonexistent"),
+            &f.sys,
+            renamed,
+        )
+    };
+    let e = r("rootfs_a", &[]).unwrap_err();
+    assert_eq!(
+        FlashError::code_of(&e),
+        Some(crate::error::Code::FlashTargetNotFound),
+        "{e}"
+    );
+    let e = r("rootfs_a", &["system".to_string()]).unwrap_err();
+    assert_eq!(
+        FlashError::code_of(&e),
+        Some(crate::error::Code::FlashTargetNotFound),
+        "another boot name: {e}"
+    );
+    assert_eq!(
+        r("rootfs_a", &["rootfs".to_string()]).unwrap(),
+        Path::new("/dev/ubi0_0")
+    );
+    assert_eq!(ubi::find_renamed_slot(&f.sys, "rootfs_a", &[]), None);
 }
