@@ -227,10 +227,16 @@ compression = "deflate"
 #[ignore = "boots qemu-system-x86_64 for ~30 s; .ci/run runs it with --ignored after building the musl binary and fetching the kernel"]
 fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     let (_tmp, m, package, key) = setup();
-    let before = m.snapshot();
+    sd_card_boot_installs_into_slot_b(&m, &package);
+    tampered_package_boot_changes_nothing(&m, &package);
+    ota_command_boot_wins_over_the_card(&m, &key);
+}
 
-    // Boot 1: the good package.
-    m.put_on_card(&package);
+/// Boot 1: the good package on the SD card goes into slot b; slot a is untouched; the package's
+/// wipe zeroes userdata's ends.
+fn sd_card_boot_installs_into_slot_b(m: &Machine, package: &Path) {
+    let before = m.snapshot();
+    m.put_on_card(package);
     let console = m.boot("boot1");
     assert!(
         console.contains("recovery: done"),
@@ -276,10 +282,14 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
         "the package asked for a wipe: userdata's ends are zeroed"
     );
     assert!(userdata[MIB..3 * MIB].iter().all(|&b| b == 0xd5));
+}
 
+/// Boot 2: a tampered package on the card and an unreadable stick: 9012, both reported, and no
+/// disk changes.
+fn tampered_package_boot_changes_nothing(m: &Machine, package: &Path) {
     // Boot 2: a tampered package (manifest changed after signing). Nothing may change.
     let bad = m.dir.join("bad.zip");
-    rewrite(&package, &bad, |entries| {
+    rewrite(package, &bad, |entries| {
         let e = entries
             .iter_mut()
             .find(|e| e.name == "META-INF/update/manifest.json")
@@ -308,6 +318,10 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
     for ((name, a), (_, b)) in after_first.iter().zip(m.snapshot().iter()) {
         assert!(a == b, "{name} changed by a refused package");
     }
+}
+
+/// Boot 3: an OTA command file on the state partition wins over the card.
+fn ota_command_boot_wins_over_the_card(m: &Machine, key: &Path) {
     // Boot 3: the system's OTA client left a command file on the state partition naming a
     // package there. It wins over the card (which still holds the tampered package): installed
     // to slot a, recorded, and the command cleared.
@@ -323,7 +337,7 @@ fn qemu_boot_installs_from_sd_card_then_refuses_a_tampered_package() {
         .arg("--spec")
         .arg(m.dir.join("spec3.toml"))
         .arg("--key")
-        .arg(&key)
+        .arg(key)
         .arg("--out")
         .arg(&pkg3));
     assert!(out.status.success(), "{}", text(&out));
