@@ -123,18 +123,7 @@ fn with_ubi_names_mark_bad_moves_the_name_back_and_is_seen_as_a_fallback() {
     let dir = tempfile::tempdir().unwrap();
     let sys = dir.path().join("sys");
     for (vol, name) in [("ubi0_0", "rootfs"), ("ubi0_1", "rootfs_b")] {
-        let d = sys.join(vol);
-        std::fs::create_dir_all(&d).unwrap();
-        for (a, v) in [
-            ("name", name),
-            ("dev", "246:2"),
-            ("reserved_ebs", "40"),
-            ("usable_eb_size", "126976"),
-            ("upd_marker", "0"),
-            ("corrupted", "0"),
-        ] {
-            std::fs::write(d.join(a), format!("{v}\n")).unwrap();
-        }
+        crate::device::target::ubi::tests::volume(&sys, vol, name, 0);
     }
     let names = sys.clone();
     let rename: Renamer = Box::new(move |r: &[(&str, &str)]| {

@@ -407,4 +407,4 @@ pub fn find_renamed_slot(sys_ubi: &Path, name: &str, renamed: &[String]) -> Opti
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,24 +1,9 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::device::target::ubi::tests::volume;
 use crate::device::target::{resolve_in, FlashError};
 use crate::error::{Code, HasCode};
-
-/// A fake /sys/class/ubi: `ubi0_N` directories with the attributes the control reads.
-fn volume(sys: &Path, dir: &str, name: &str, marker: u8) {
-    let d = sys.join(dir);
-    std::fs::create_dir_all(&d).unwrap();
-    for (a, v) in [
-        ("name", name.to_string()),
-        ("dev", "246:2".into()),
-        ("reserved_ebs", "40".into()),
-        ("usable_eb_size", "126976".into()),
-        ("upd_marker", marker.to_string()),
-        ("corrupted", "0".into()),
-    ] {
-        std::fs::write(d.join(a), format!("{v}\n")).unwrap();
-    }
-}
 
 fn name_of(sys: &Path, dir: &str) -> String {
     std::fs::read_to_string(sys.join(dir).join("name"))

@@ -1,6 +1,8 @@
 use super::*;
 
-fn volume(root: &Path, dir: &str, name: &str, marker: u8) {
+/// A fake /sys/class/ubi volume: the `ubiX_Y` directory `dir` under `root` with the attributes
+/// the UBI target and the ubi_rename control read. Shared with the ubi_rename unit tests.
+pub(crate) fn volume(root: &Path, dir: &str, name: &str, marker: u8) {
     let d = root.join(dir);
     std::fs::create_dir_all(&d).unwrap();
     for (a, v) in [
