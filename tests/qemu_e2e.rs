@@ -120,7 +120,7 @@ fn filled(len: usize, byte: u8) -> Vec<u8> {
 
 fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
     let init_bin = common::musl_init_bin();
-    let (tree, vmlinuz, release) = common::debian_kernel();
+    let (_, vmlinuz, _) = common::debian_kernel();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
 
@@ -134,17 +134,7 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf, PathBuf) {
     .unwrap();
     fs::copy(&public, dir.join("profile/keys/release.pub")).unwrap();
     let initrd = dir.join("initramfs.cpio");
-    sh(Command::new("python3")
-        .arg(root().join("recovery/mkinitramfs.py"))
-        .arg("--init")
-        .arg(&init_bin)
-        .arg("--profile")
-        .arg(dir.join("profile/device.toml"))
-        .arg("--modules-root")
-        .arg(&tree)
-        .args(["--kernel-release", &release])
-        .arg("--out")
-        .arg(&initrd));
+    common::mkinitramfs(&init_bin, &dir.join("profile/device.toml"), &[], &initrd);
 
     // Disks: old contents in both slots, an unset misc (slot a boots), user data to be wiped.
     let mut disks = Vec::new();

@@ -285,7 +285,7 @@ fn write_profiles(build: &Path) {
 
 fn setup(tmp: &Path) -> Guest {
     let musl = common::musl_init_bin();
-    let (tree, vmlinuz, release) = common::debian_kernel();
+    let (_, vmlinuz, _) = common::debian_kernel();
     let build = tmp.join("build");
     fs::create_dir_all(build.join("keys")).unwrap();
     let (key, public) = keygen(&build.join("keys"), "release", "ecdsa-p256");
@@ -371,21 +371,12 @@ fn setup(tmp: &Path) -> Guest {
         bench_image(&build, &key, mib, &mut extra);
     }
     let initrd = tmp.join("initrd.cpio");
-    let mut mk = Command::new("python3");
-    mk.arg(root().join("recovery/mkinitramfs.py"))
-        .arg("--init")
-        .arg(root().join("tests/guest/nand.sh"))
-        .arg("--profile")
-        .arg(build.join("device.toml"))
-        .arg("--modules-root")
-        .arg(&tree)
-        .args(["--kernel-release", &release])
-        .arg("--out")
-        .arg(&initrd);
-    for (src, dst) in &extra {
-        mk.arg("--extra").arg(format!("{src}:{dst}"));
-    }
-    sh(&mut mk);
+    common::mkinitramfs(
+        &root().join("tests/guest/nand.sh"),
+        &build.join("device.toml"),
+        &extra,
+        &initrd,
+    );
     Guest {
         dir: tmp.to_path_buf(),
         kernel: vmlinuz,

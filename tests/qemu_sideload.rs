@@ -157,7 +157,7 @@ fn sideload_profile() -> String {
 
 fn setup() -> (tempfile::TempDir, Machine, PathBuf) {
     let init_bin = common::musl_init_bin();
-    let (tree, vmlinuz, release) = common::debian_kernel();
+    let (_, vmlinuz, _) = common::debian_kernel();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
 
@@ -166,17 +166,7 @@ fn setup() -> (tempfile::TempDir, Machine, PathBuf) {
     fs::write(dir.join("profile/device.toml"), sideload_profile()).unwrap();
     fs::copy(&public, dir.join("profile/keys/release.pub")).unwrap();
     let initrd = dir.join("initramfs.cpio");
-    sh(Command::new("python3")
-        .arg(root().join("recovery/mkinitramfs.py"))
-        .arg("--init")
-        .arg(&init_bin)
-        .arg("--profile")
-        .arg(dir.join("profile/device.toml"))
-        .arg("--modules-root")
-        .arg(&tree)
-        .args(["--kernel-release", &release])
-        .arg("--out")
-        .arg(&initrd));
+    common::mkinitramfs(&init_bin, &dir.join("profile/device.toml"), &[], &initrd);
 
     let mut disks = Vec::new();
     for (name, len, byte) in [

@@ -409,3 +409,25 @@ pub fn debian_kernel() -> (PathBuf, PathBuf, String) {
     let vmlinuz = tree.join(format!("boot/vmlinuz-{release}"));
     (tree, vmlinuz, release)
 }
+
+/// An initramfs for [`debian_kernel`], made by recovery/mkinitramfs.py as a device's would be:
+/// `init` as /init, the profile at `profile` (with its keys/ beside it), the kernel's modules,
+/// and each `extra` (host path, path in the image). Written to `out`.
+pub fn mkinitramfs(init: &Path, profile: &Path, extra: &[(String, String)], out: &Path) {
+    let (tree, _, release) = debian_kernel();
+    let mut mk = Command::new("python3");
+    mk.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("recovery/mkinitramfs.py"))
+        .arg("--init")
+        .arg(init)
+        .arg("--profile")
+        .arg(profile)
+        .arg("--modules-root")
+        .arg(&tree)
+        .args(["--kernel-release", &release])
+        .arg("--out")
+        .arg(out);
+    for (src, dst) in extra {
+        mk.arg("--extra").arg(format!("{src}:{dst}"));
+    }
+    shell::sh(&mut mk);
+}
